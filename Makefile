@@ -1,0 +1,64 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Build and test the ACPI Generic Initiator / topology series on top of
+# Debian 12's QEMU 7.2.  See README.md.
+
+TOP   := $(CURDIR)
+B     := $(TOP)/.build
+SRC   := $(B)/src
+BLD   := $(SRC)/build
+PREFIX ?= /usr/local
+include mk/base.env
+
+# Firmware comes from Debian's packages: seabios, qemu-system-data (option
+# ROMs), ipxe-qemu.  seabios comes first: Debian's qemu-system-data makes
+# bios-microvm.bin a link to qboot.rom, which cannot boot the disks that
+# QEMU's microvm tests use; upstream QEMU ships SeaBIOS's microvm build
+# under that name.  qemu-efi-aarch64 is passed explicitly with -drive.
+FIRMWAREPATH := /usr/share/seabios:/usr/share/qemu:/usr/lib/ipxe/qemu
+
+QTESTS  := bios-tables-test
+NINJA_TARGETS := qemu-system-x86_64 qemu-system-aarch64 \
+	$(addprefix tests/qtest/,$(QTESTS))
+
+export B QTESTS
+
+.PHONY: all deps prepare configure build check check-upstream demo install \
+	clean distclean
+
+all: build
+
+deps:
+	@$(TOP)/mk/deps.sh
+
+prepare: deps
+	@$(TOP)/mk/prepare.sh
+
+configure: prepare
+	@$(TOP)/mk/configure.sh $(FIRMWAREPATH)
+
+build: configure
+	@echo "build: ninja $(NINJA_TARGETS)"
+	@ninja -C $(BLD) --quiet $(NINJA_TARGETS)
+	@$(TOP)/mk/bundle.sh $(BLD) $(FIRMWAREPATH)
+
+check: build
+	@$(TOP)/mk/check.sh
+
+# Optional: our SRAT GI structures against upstream QEMU 10.0's
+check-upstream: build
+	@$(TOP)/mk/check-upstream.sh
+
+demo: build
+	@$(TOP)/mk/demo.sh
+
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BLD)/qemu-system-x86_64 $(BLD)/qemu-system-aarch64 \
+		$(DESTDIR)$(PREFIX)/bin/
+
+clean:
+	rm -rf $(BLD)
+
+distclean:
+	rm -rf $(B)

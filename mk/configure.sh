@@ -1,0 +1,51 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Configure $B/src/build once.  Re-runs configure only when the options
+# below change; otherwise ninja's own meson regeneration is enough.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+B=${B:-$top/.build}
+. "$top/mk/base.env"
+BLD=$B/src/build
+FIRMWAREPATH=$1
+
+# ccache: QEMU's configure hands meson an explicit compiler, so meson does
+# not add ccache by itself.
+opts="--cc=ccache cc
+--prefix=/usr/local
+--target-list=x86_64-softmmu,aarch64-softmmu
+--with-pkgversion=$SERIES_NAME, base Debian $BASE_PACKAGE $(cat "$B/dl/version")
+--firmwarepath=$FIRMWAREPATH
+--enable-numa
+--enable-fdt=system
+--enable-seccomp
+--enable-kvm
+--enable-tcg
+--disable-docs
+--disable-tools
+--disable-user
+--disable-install-blobs
+--disable-werror
+--with-git-submodules=ignore"
+
+if [ -f "$BLD/.configured" ] && [ "$(cat "$BLD/.configured")" = "$opts" ]; then
+    exit 0
+fi
+echo "configure: configuring QEMU in $BLD"
+rm -rf "$BLD"
+mkdir -p "$BLD"
+cd "$BLD"
+# one option per line, spaces inside an option are kept
+old_ifs=$IFS
+IFS='
+'
+# shellcheck disable=SC2086
+if ! ../configure $opts > "$B/configure.log" 2>&1; then
+    IFS=$old_ifs
+    tail -n 30 "$B/configure.log" >&2
+    echo "configure: ERROR: see $B/configure.log" >&2
+    exit 1
+fi
+IFS=$old_ifs
+echo "$opts" > "$BLD/.configured"

@@ -1,0 +1,143 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Lay out the patched QEMU tree in $B/src:
+#   1. fetch the pinned Debian source package (once, cached in $B/dl),
+#   2. unpack it into $B/base (pristine, never modified) and copy to $B/src,
+#   3. overlay the repository's files that sit at QEMU paths,
+#   4. apply patches/series strictly (no fuzz): a failing patch stops here.
+# Files in $B/src are only rewritten when their content changes, so ninja
+# rebuilds only what a change touches.
+set -eu
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+B=${B:-$top/.build}
+. "$top/mk/base.env"
+
+say() { echo "prepare: $*"; }
+die() { echo "prepare: ERROR: $*" >&2; exit 1; }
+
+mkdir -p "$B/dl"
+
+# 1. fetch -----------------------------------------------------------------
+if [ ! -f "$B/dl/version" ]; then
+    rm -f "$B"/dl/*.dsc
+    # apt's sandbox user must be able to write here
+    chmod 0777 "$B/dl" 2>/dev/null || true
+    if (cd "$B/dl" && apt-get source -q --download-only \
+            "$BASE_PACKAGE=$BASE_VERSION") >"$B/dl/fetch.log" 2>&1; then
+        echo "$BASE_VERSION" > "$B/dl/version"
+    else
+        cat "$B/dl/fetch.log" >&2
+        echo "************************************************************" >&2
+        echo "WARNING: $BASE_PACKAGE $BASE_VERSION is not in the archive." >&2
+        echo "WARNING: falling back to the current $BASE_SUITE source." >&2
+        echo "************************************************************" >&2
+        (cd "$B/dl" && apt-get source -q --download-only \
+            "$BASE_PACKAGE/$BASE_SUITE") >"$B/dl/fetch.log" 2>&1 ||
+            { cat "$B/dl/fetch.log" >&2; die "cannot fetch $BASE_PACKAGE source"; }
+        dsc=$(ls "$B"/dl/*.dsc | head -n 1)
+        sed -n 's/^Version: //p' "$dsc" > "$B/dl/version"
+    fi
+fi
+used=$(cat "$B/dl/version")
+if [ "$used" != "$BASE_VERSION" ]; then
+    echo "WARNING: building on $BASE_PACKAGE $used, not the pinned $BASE_VERSION" >&2
+fi
+
+# 2. unpack ----------------------------------------------------------------
+if [ ! -f "$B/base/.unpacked" ]; then
+    rm -rf "$B/base" "$B/src" "$B/managed.list"
+    dsc=$(ls "$B"/dl/*.dsc | head -n 1)
+    say "unpacking $(basename "$dsc")"
+    dpkg-source -q -x "$dsc" "$B/base" >"$B/dl/unpack.log" 2>&1 ||
+        { cat "$B/dl/unpack.log" >&2; die "cannot unpack $dsc"; }
+    echo "$used" > "$B/base/.unpacked"
+fi
+if [ ! -d "$B/src" ]; then
+    say "copying base to build tree"
+    cp -a "$B/base" "$B/src"
+fi
+
+# 3+4. compose the managed files in a scratch tree -------------------------
+T=$(mktemp -d "$B/compose.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+mkdir -p "$T/tree"
+
+# Overlay: every file under a top-level entry that also exists in the base
+# tree (hw/, include/, tests/, docs/, qapi/ ...), except the Makefile.
+: > "$T/.overlay"
+for e in "$top"/* ; do
+    n=$(basename "$e")
+    [ "$n" = Makefile ] && continue
+    [ -e "$B/base/$n" ] || continue
+    (cd "$top" && find "$n" -type f) >> "$T/.overlay"
+done
+while read -r f; do
+    if [ -e "$B/base/$f" ]; then
+        die "$f exists in QEMU; change it with a patch in patches/, not an overlay"
+    fi
+    mkdir -p "$T/tree/$(dirname "$f")"
+    cp "$top/$f" "$T/tree/$f"
+done < "$T/.overlay"
+
+# Rebaseline: binary files of the base that are stale (Debian's stable
+# updates cannot carry binary diffs) are replaced by the regenerated copies
+# under baseline/, which must name existing base files.  See
+# baseline/README.md for how they were made.
+if [ -d "$top/baseline" ]; then
+    (cd "$top/baseline" && find . -type f ! -name README.md | sed 's#^\./##') |
+    while read -r f; do
+        [ -e "$B/base/$f" ] || die "baseline/$f replaces nothing in QEMU"
+        grep -qx "$f" "$T/.overlay" && die "$f is both rebaselined and overlaid"
+        mkdir -p "$T/tree/$(dirname "$f")"
+        cp "$top/baseline/$f" "$T/tree/$f"
+    done
+fi
+
+# Files the series touches: start from their base versions.
+: > "$T/.patched"
+series="$top/patches/series"
+if [ -f "$series" ]; then
+    grep -v '^[[:space:]]*\(#\|$\)' "$series" > "$T/.series" || true
+    while read -r p; do
+        [ -f "$top/patches/$p" ] || die "patches/series names missing patch $p"
+        sed -n 's#^+++ b/\([^[:space:]]*\).*#\1#p' "$top/patches/$p" >> "$T/.patched"
+    done < "$T/.series"
+    sort -u -o "$T/.patched" "$T/.patched"
+    while read -r f; do
+        [ -e "$T/tree/$f" ] && continue
+        mkdir -p "$T/tree/$(dirname "$f")"
+        [ -e "$B/base/$f" ] && cp "$B/base/$f" "$T/tree/$f"
+    done < "$T/.patched"
+    while read -r p; do
+        if ! patch -d "$T/tree" -p1 -F0 -N -s --no-backup-if-mismatch \
+                -r - < "$top/patches/$p" > "$T/patch.log" 2>&1; then
+            cat "$T/patch.log" >&2
+            die "patch $p does not apply cleanly to $BASE_PACKAGE $used"
+        fi
+    done < "$T/.series"
+fi
+
+# Sync into $B/src: only files whose content changed are written.
+(cd "$T/tree" && find . -type f | sed 's#^\./##' | sort) > "$T/.managed"
+changed=0
+while read -r f; do
+    if ! cmp -s "$T/tree/$f" "$B/src/$f"; then
+        mkdir -p "$B/src/$(dirname "$f")"
+        cp "$T/tree/$f" "$B/src/$f"
+        changed=$((changed + 1))
+    fi
+done < "$T/.managed"
+# Files we managed before but no longer do go back to their base state.
+if [ -f "$B/managed.list" ]; then
+    comm -23 "$B/managed.list" "$T/.managed" | while read -r f; do
+        if [ -e "$B/base/$f" ]; then
+            cmp -s "$B/base/$f" "$B/src/$f" || cp "$B/base/$f" "$B/src/$f"
+        else
+            rm -f "$B/src/$f"
+        fi
+    done
+fi
+cp "$T/.managed" "$B/managed.list"
+say "$(wc -l < "$T/.managed") files from the series, $changed updated"

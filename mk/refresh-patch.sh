@@ -1,0 +1,60 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# mk/refresh-patch.sh PATCH FILE...
+#
+# Rewrite patches/PATCH from your edits in .build/src: the diff of FILE...
+# between the base with the patches *before* PATCH in patches/series
+# applied, and .build/src.  The header of an existing PATCH (everything
+# before its first "--- a/" line) is kept; a new PATCH gets a header to
+# fill in.  Add a new PATCH to patches/series yourself.
+set -eu
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+B=${B:-$top/.build}
+[ $# -ge 2 ] || { echo "usage: $0 PATCH FILE..." >&2; exit 2; }
+name=$1
+shift
+out="$top/patches/$name"
+
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+mkdir -p "$T/a"
+
+for f in "$@"; do
+    [ -f "$B/src/$f" ] || { echo "$0: no file .build/src/$f" >&2; exit 1; }
+    mkdir -p "$T/a/$(dirname "$f")"
+    [ -f "$B/base/$f" ] && cp "$B/base/$f" "$T/a/$f"
+    [ -f "$top/baseline/$f" ] && cp "$top/baseline/$f" "$T/a/$f"
+done
+
+# the patches before this one, restricted to the files we diff
+grep -v '^[[:space:]]*\(#\|$\)' "$top/patches/series" | while read -r p; do
+    [ "$p" = "$name" ] && break
+    patch -d "$T/a" -p1 -F0 -N -s --no-backup-if-mismatch -r - \
+        < "$top/patches/$p" > /dev/null 2>&1 || true
+done
+
+if [ -f "$out" ]; then
+    sed '/^--- a\//,$d' "$out" > "$T/header"
+else
+    cat > "$T/header" <<EOF
+From: $(git config user.name) <$(git config user.email)>
+Subject: [PATCH] SUBSYSTEM: one line summary
+
+Why the change is needed and what it does.
+
+Signed-off-by: $(git config user.name) <$(git config user.email)>
+---
+EOF
+fi
+
+cp "$T/header" "$T/new"
+for f in "$@"; do
+    a="$T/a/$f"
+    [ -f "$a" ] || a=/dev/null
+    diff -u "$a" "$B/src/$f" |
+        sed "1s#^--- [^	]*#--- a/$f#; 2s#^+++ [^	]*#+++ b/$f#" >> "$T/new" || true
+done
+mv "$T/new" "$out"
+echo "refresh-patch: wrote patches/$name"
