@@ -17,7 +17,7 @@ include mk/base.env
 # under that name.  qemu-efi-aarch64 is passed explicitly with -drive.
 FIRMWAREPATH := /usr/share/seabios:/usr/share/qemu:/usr/lib/ipxe/qemu
 
-QTESTS  := bios-tables-test
+QTESTS  := bios-tables-test generic-initiator-test
 NINJA_TARGETS := qemu-system-x86_64 qemu-system-aarch64 \
 	$(addprefix tests/qtest/,$(QTESTS))
 

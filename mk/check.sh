@@ -29,8 +29,13 @@ bad()  { fail=$((fail + 1)); failed="$failed $1"; echo "  FAIL  $1  (log: $2)"; 
 # 1. style ----------------------------------------------------------------
 echo "check: checkpatch"
 cp="$SRC/scripts/checkpatch.pl"
-for f in $(cd "$top" && git ls-files -co --exclude-standard -- '*.c' '*.h' '*.c.inc' \
-           2>/dev/null); do
+# our C files: git's list, or every C file outside .build without git
+ours=$(cd "$top" &&
+       { git ls-files -co --exclude-standard -- '*.c' '*.h' '*.c.inc' \
+             2>/dev/null ||
+         find . -path ./.build -prune -o \( -name '*.c' -o -name '*.h' \
+             -o -name '*.c.inc' \) -type f -print | sed 's#^\./##'; })
+for f in $ours; do
     l="$LOG/checkpatch-$(echo "$f" | tr / _).log"
     if (cd "$top" && perl "$cp" --no-tree -q -f "$f") > "$l" 2>&1; then
         ok "checkpatch $f"
