@@ -169,56 +169,83 @@ static void virt_fw_cfg_read(QFWCFG *fw_cfg, void *data, size_t len)
     }
 }
 
+/* Select fw_cfg file @name; returns its size, 0 if there is none */
+static uint32_t fw_cfg_select_file(QFWCFG *fw, const char *name)
+{
+    uint32_t count, i;
+    struct {
+        uint32_t size;
+        uint16_t select;
+        uint16_t reserved;
+        char name[56];
+    } f;
+
+    qfw_cfg_select(fw, 0x19);                   /* FW_CFG_FILE_DIR */
+    qfw_cfg_read_data(fw, &count, sizeof(count));
+    for (i = 0; i < be32_to_cpu(count); i++) {
+        qfw_cfg_read_data(fw, &f, sizeof(f));
+        if (!strcmp(f.name, name)) {
+            qfw_cfg_select(fw, be16_to_cpu(f.select));
+            return be32_to_cpu(f.size);
+        }
+    }
+    return 0;
+}
+
 /*
  * The SRAT Generic Initiator Affinity Structures that the firmware would
- * read now, in table order.  Returns how many; fills @e.
+ * read now, in table order.  Returns how many; fills @e.  The tables
+ * follow each other in etc/acpi/tables, each with its length at offset 4;
+ * fw_cfg reads go byte by byte, so read no further than the SRAT.
  */
 static int read_srat_gi(QTestState *qts, GiEntry *e, int max)
 {
-    g_autofree uint8_t *blob = g_malloc0(1 * MiB);
     QFWCFG virt = {
         .base = 0x09020000, .qts = qts,
         .select = virt_fw_cfg_select, .read = virt_fw_cfg_read,
     };
     QFWCFG *fw = &virt;
-    size_t len, off;
+    uint8_t hdr[36], *t = NULL;
+    uint32_t len, off, tlen = 0;
     int n = 0;
 
     if (strcmp(qtest_get_arch(), "aarch64")) {
         fw = pc_fw_cfg_init(qts);
     }
-    len = qfw_cfg_get_file(fw, "etc/acpi/tables", blob, 1 * MiB);
+    len = fw_cfg_select_file(fw, "etc/acpi/tables");
     g_assert_cmpint(len, >, 0);
-    g_assert_cmpint(len, <=, 1 * MiB);
 
-    /* the tables follow each other, each with its length at offset 4 */
-    for (off = 0; off + 36 <= len; ) {
-        uint32_t tlen = ldl_le_p(blob + off + 4);
-
-        g_assert_cmpint(tlen, >=, 36);
-        if (!memcmp(blob + off, "SRAT", 4)) {
-            size_t s = off + 48;
-
-            while (s < off + tlen) {
-                uint8_t type = blob[s], slen = blob[s + 1];
-
-                g_assert_cmpint(slen, >, 0);
-                if (type == 5) {
-                    g_assert_cmpint(slen, ==, 32);
-                    g_assert_cmpint(blob[s + 3], ==, 1);        /* PCI */
-                    g_assert_cmpint(ldl_le_p(blob + s + 24), ==, 1);
-                    g_assert_cmpint(n, <, max);
-                    e[n].node = ldl_le_p(blob + s + 4);
-                    /* PCI BDF Number: bus, then device and function */
-                    e[n].bdf = blob[s + 10] << 8 | blob[s + 11];
-                    n++;
-                }
-                s += slen;
-            }
+    for (off = 0; off + sizeof(hdr) <= len; off += tlen) {
+        qfw_cfg_read_data(fw, hdr, sizeof(hdr));
+        tlen = ldl_le_p(hdr + 4);
+        g_assert_cmpint(tlen, >=, sizeof(hdr));
+        g_assert_cmpint(off + tlen, <=, len);
+        t = g_realloc(t, tlen);
+        qfw_cfg_read_data(fw, t, tlen - sizeof(hdr));
+        if (!memcmp(hdr, "SRAT", 4)) {
             break;
         }
-        off += tlen;
     }
+    g_assert_true(off < len);   /* a SRAT was found */
+
+    /* t holds the SRAT after its header; 12 reserved bytes first */
+    for (off = 12; off < tlen - sizeof(hdr); ) {
+        uint8_t *st = t + off;
+
+        g_assert_cmpint(st[1], >, 0);
+        if (st[0] == 5) {
+            g_assert_cmpint(st[1], ==, 32);
+            g_assert_cmpint(st[3], ==, 1);              /* PCI */
+            g_assert_cmpint(ldl_le_p(st + 24), ==, 1);  /* Enabled */
+            g_assert_cmpint(n, <, max);
+            e[n].node = ldl_le_p(st + 4);
+            /* PCI BDF Number: bus, then device and function */
+            e[n].bdf = st[10] << 8 | st[11];
+            n++;
+        }
+        off += st[1];
+    }
+    g_free(t);
     if (fw != &virt) {
         pc_fw_cfg_uninit(fw);
     }
