@@ -256,9 +256,7 @@ static void gi_set_pci_dev(Object *obj, const char *value, Error **errp)
         !gi_check_link(gi, value, gi->node, &dev, errp)) {
         return;
     }
-    if (gi->dev) {
-        gi_unlink(gi);
-    }
+    gi_unlink(gi);
     g_free(gi->pci_dev);
     gi->pci_dev = g_strdup(value);
     if (gi->registered && dev) {
@@ -381,34 +379,25 @@ static int gi_compare(const void *a, const void *b)
 
 AcpiGenericInitiatorPci *acpi_generic_initiator_list(size_t *count)
 {
-    AcpiGenericInitiatorPci *list = NULL;
+    GArray *list = g_array_new(false, false, sizeof(AcpiGenericInitiatorPci));
     AcpiGenericInitiator *gi;
-    size_t n = 0;
 
     QTAILQ_FOREACH(gi, &gi_list, next) {
         if (gi->dev && DEVICE(gi->dev)->realized) {
-            n++;
-        }
-    }
-    *count = n;
-    if (!n) {
-        return NULL;
-    }
-    list = g_new(AcpiGenericInitiatorPci, n);
-    n = 0;
-    QTAILQ_FOREACH(gi, &gi_list, next) {
-        if (gi->dev && DEVICE(gi->dev)->realized) {
-            list[n++] = (AcpiGenericInitiatorPci) {
+            AcpiGenericInitiatorPci e = {
                 .node = gi->node,
                 /* QEMU 7.2 puts every PCI host bridge in segment 0 */
                 .segment = 0,
                 .bdf = PCI_BUILD_BDF(pci_dev_bus_num(gi->dev),
                                      gi->dev->devfn),
             };
+
+            g_array_append_val(list, e);
         }
     }
-    qsort(list, n, sizeof(*list), gi_compare);
-    return list;
+    g_array_sort(list, gi_compare);
+    *count = list->len;
+    return (AcpiGenericInitiatorPci *)g_array_free(list, !list->len);
 }
 
 static void gi_finalize(Object *obj)
