@@ -54,7 +54,7 @@ for f in "$@"; do
     a="$T/a/$f"
     [ -f "$a" ] || a=/dev/null
     diff -u "$a" "$B/src/$f" |
-        sed "1s#^--- [^	]*#--- a/$f#; 2s#^+++ [^	]*#+++ b/$f#" >> "$T/new" || true
+        sed "1s#^--- .*#--- a/$f#; 2s#^+++ .*#+++ b/$f#" >> "$T/new" || true
 done
 mv "$T/new" "$out"
 echo "refresh-patch: wrote patches/$name"
