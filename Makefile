@@ -23,8 +23,8 @@ NINJA_TARGETS := qemu-system-x86_64 qemu-system-aarch64 \
 
 export B QTESTS
 
-.PHONY: all deps prepare configure build check check-upstream demo install \
-	clean distclean
+.PHONY: all deps prepare configure build guest-assets check check-upstream \
+	demo install clean distclean
 
 all: build
 
@@ -42,14 +42,18 @@ build: configure
 	@ninja -C $(BLD) --quiet $(NINJA_TARGETS)
 	@$(TOP)/mk/bundle.sh $(BLD) $(FIRMWAREPATH)
 
-check: build
+# Debian's kernels, busybox and trixie's AAVMF for the guest tests (cached)
+guest-assets: deps
+	@$(TOP)/mk/guest-assets.sh
+
+check: build guest-assets
 	@$(TOP)/mk/check.sh
 
 # Optional: our SRAT GI structures against upstream QEMU 10.0's
 check-upstream: build
 	@$(TOP)/mk/check-upstream.sh
 
-demo: build
+demo: build guest-assets
 	@$(TOP)/mk/demo.sh
 
 install: build

@@ -5,7 +5,11 @@
 #   1. style: the base's scripts/checkpatch.pl over our C files and patches,
 #   2. the stock bios-tables-test cases (x86_64: pc, q35, microvm; aarch64:
 #      virt) against the expected blobs, every case under TCG,
-#   3. our own qtests (QTESTS below, when the series has any).
+#   3. our own qtests (QTESTS below, when the series has any),
+#   4. guest tests: Debian's Linux booted under TCG on x86 q35 and Arm
+#      virt with each topology in tests/guest/topologies/, checking what
+#      the guest sees (tests/guest/numa-guest.py; assets from
+#      mk/guest-assets.sh).
 # A case that fails runs again in its own process (-p), so one failing case
 # does not hide the others.  Logs are kept in $B/check/.
 set -u
@@ -137,6 +141,27 @@ for j in $jobs; do
         esac
     done < "$LOG/results-$j"
 done
+
+# 4. guest tests -------------------------------------------------------------
+if [ -z "${CHECK_STYLE_ONLY:-}" ]; then
+    echo "check: guest tests"
+    for arch in x86_64 aarch64; do
+        for t in ${GUEST_TOPOLOGIES:-$(cd "$top/tests/guest/topologies" &&
+                                       ls *.json | sed 's/\.json$//')}; do
+            l="$LOG/guest-$arch-$t.log"
+            if python3 "$top/tests/guest/numa-guest.py" --build "$BLD" \
+                    --assets "$B/guest/assets.env" --arch "$arch" \
+                    --topology "$top/tests/guest/topologies/$t.json" \
+                    --keep "$LOG/guest-$arch-$t" --timeout 600 \
+                    > "$l" 2>&1; then
+                ok "$(tail -n 1 "$l")"
+            else
+                bad "guest:$arch:$t" "$l"
+                tail -n 25 "$l" | sed 's/^/        /'
+            fi
+        done
+    done
+fi
 
 echo
 if [ $fail -ne 0 ]; then

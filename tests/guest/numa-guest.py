@@ -1,0 +1,569 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Boot a Linux guest on a NUMA topology and check what the guest sees.
+
+A topology (tests/guest/topologies/*.json) lists the NUMA nodes (CPUs,
+memory, attached initiator), the PCI devices and the nodes each is linked
+to with acpi-generic-initiator objects, and HMAT latencies/bandwidths.
+This script turns it into a QEMU command line for x86 q35 or Arm virt,
+boots Debian's kernel with a busybox initramfs (tests/guest/init) under
+TCG, and compares the guest's /sys/devices/system/node with what the
+topology implies for Linux:
+
+  - every node is possible and online; has_cpu, has_memory and
+    has_generic_initiator name the nodes with that role;
+  - for each memory node with HMAT data: access0 lists its attached
+    initiator if it has one, else the best initiators by latency, then
+    bandwidth, devices (generic initiators) included; access1 does the
+    same among CPU nodes only; the latencies (ns) and bandwidths (MB/s)
+    are the configured ones of the initiators listed.
+
+The guest numbers its nodes itself, in the order it meets proximity
+domains in SRAT, so guest nodes are matched to QEMU's by role (CPU count,
+memory size, generic initiator), not by number.
+
+  --check   print one line per check; exit status 1 if any failed
+  --demo    also print the command line and the SRAT/HMAT the guest
+            got, as iasl decodes them
+"""
+
+import argparse
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HOST_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}
+
+
+def parse_list(text):
+    """'0-2,5' -> [0, 1, 2, 5]"""
+    out = []
+    for part in text.replace(" ", "").split(","):
+        if not part:
+            continue
+        lo, _, hi = part.partition("-")
+        out.extend(range(int(lo), int(hi or lo) + 1))
+    return out
+
+
+class Topology:
+    def __init__(self, path):
+        with open(path) as f:
+            t = json.load(f)
+        self.name = os.path.splitext(os.path.basename(path))[0]
+        self.description = t.get("description", "")
+        self.nodes = {}
+        for n in t["nodes"]:
+            self.nodes[n["id"]] = {
+                "cpus": parse_list(n.get("cpus", "")),
+                "cpus_text": n.get("cpus", ""),
+                "mem": n.get("memory-mb", 0),
+                "initiator": n.get("initiator"),
+                "gi": [],
+            }
+        self.devices = t.get("devices", [])
+        for d in self.devices:
+            for n in d["nodes"]:
+                self.nodes[n]["gi"].append(d["id"])
+        self.lb = {}
+        for e in t.get("hmat-lb", []):
+            self.lb[(e["initiator"], e["target"])] = (e["latency-ns"],
+                                                       e["bandwidth-mbs"])
+
+    def has_cpu(self, n):
+        return bool(self.nodes[n]["cpus"])
+
+    def role(self, n):
+        node = self.nodes[n]
+        parts = []
+        if node["cpus"]:
+            parts.append("CPUs %s" % node["cpus_text"])
+        if node["mem"]:
+            parts.append("%d MiB" % node["mem"])
+        if node["gi"]:
+            parts.append("GI " + ",".join(node["gi"]))
+        return " + ".join(parts) or "empty"
+
+    def qemu_args(self, arch):
+        smp = 1 + max(c for n in self.nodes.values() for c in n["cpus"])
+        mem = sum(n["mem"] for n in self.nodes.values())
+        hmat = ",hmat=on" if self.lb else ""
+        a = ["-machine", ("q35" if arch == "x86_64" else "virt") + hmat,
+             "-smp", str(smp), "-m", "%dM" % mem]
+        for i in sorted(self.nodes):
+            n = self.nodes[i]
+            opt = "node,nodeid=%d" % i
+            if n["cpus"]:
+                opt += ",cpus=" + n["cpus_text"]
+            if n["mem"]:
+                a += ["-object", "memory-backend-ram,id=mem%d,size=%dM"
+                      % (i, n["mem"])]
+                opt += ",memdev=mem%d" % i
+            if n["initiator"] is not None:
+                opt += ",initiator=%d" % n["initiator"]
+            a += ["-numa", opt]
+        for k, d in enumerate(self.devices):
+            dev = "pci-testdev,id=" + d["id"]
+            if d.get("root-port"):
+                a += ["-device", "pcie-root-port,id=rp-%s,chassis=%d"
+                      % (d["id"], k + 1)]
+                dev += ",bus=rp-" + d["id"]
+            elif d.get("multifunction"):
+                slot = 0x10 + k
+                a += ["-device", "pci-testdev,id=%s-fn0,addr=0x%x.0,"
+                      "multifunction=on" % (d["id"], slot)]
+                dev += ",addr=0x%x.1" % slot
+            a += ["-device", dev]
+        for d in self.devices:
+            for n in d["nodes"]:
+                a += ["-object", "acpi-generic-initiator,id=gi-%s-%d,"
+                      "pci-dev=%s,node=%d" % (d["id"], n, d["id"], n)]
+        for (i, t), (lat, bw) in sorted(self.lb.items()):
+            lb = "hmat-lb,initiator=%d,target=%d,hierarchy=memory," % (i, t)
+            a += ["-numa", lb + "data-type=access-latency,latency=%d" % lat,
+                  "-numa", lb + "data-type=access-bandwidth,bandwidth=%dM"
+                  % bw]
+        return a
+
+    def best(self, target, candidates):
+        """Linux's choice among initiators without an attached one: the
+        lowest latency, then among those the highest bandwidth."""
+        cands = [i for i in candidates if (i, target) in self.lb]
+        if not cands:
+            return [], None
+        lat = min(self.lb[(i, target)][0] for i in cands)
+        cands = [i for i in cands if self.lb[(i, target)][0] == lat]
+        bw = max(self.lb[(i, target)][1] for i in cands)
+        cands = [i for i in cands if self.lb[(i, target)][1] == bw]
+        return sorted(cands), (lat, bw)
+
+    def expected_access(self, target):
+        """{access: (initiators, (latency, bandwidth))} for a memory node"""
+        att = self.nodes[target]["initiator"]
+        inits = [i for i in self.nodes
+                 if self.has_cpu(i) or self.nodes[i]["gi"]]
+        cpus = [i for i in inits if self.has_cpu(i)]
+        out = {}
+        if att is not None:
+            out["access0"] = ([att], self.lb.get((att, target)))
+        else:
+            out["access0"] = self.best(target, inits)
+        if att is not None and self.has_cpu(att):
+            out["access1"] = ([att], self.lb.get((att, target)))
+        else:
+            out["access1"] = self.best(target, cpus)
+        return {k: v for k, v in out.items() if v[0]}
+
+
+def boot(args, topo, assets, workdir):
+    arch = args.arch
+    qemu = os.path.join(args.build, "qemu-system-" + arch)
+    cmd = [qemu, "-accel", "tcg", "-display", "none", "-monitor", "none",
+           "-serial", "stdio", "-no-reboot"]
+    if arch == "x86_64":
+        cmd += ["-vga", "none"]
+        console = "ttyS0"
+    else:
+        vars_copy = os.path.join(workdir, "AAVMF_VARS.fd")
+        shutil.copyfile(assets["VARS_aarch64"], vars_copy)
+        cmd += ["-cpu", "cortex-a57",
+                "-drive", "if=pflash,format=raw,readonly=on,file="
+                + assets["FIRMWARE_aarch64"],
+                "-drive", "if=pflash,format=raw,file=" + vars_copy]
+        console = "ttyAMA0"
+    cmd += topo.qemu_args(arch)
+    cmd += shlex.split(args.extra_args or "")
+    cmd += ["-kernel", assets["KERNEL_" + arch],
+            "-initrd", assets["INITRD_" + arch],
+            "-append", "console=%s quiet panic=-1" % console]
+    start = time.monotonic()
+    try:
+        p = subprocess.run(cmd, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=args.timeout)
+        out, rc = p.stdout.decode("utf-8", "replace"), p.returncode
+    except subprocess.TimeoutExpired as e:
+        out = (e.stdout or b"").decode("utf-8", "replace")
+        rc = "timeout after %d s" % args.timeout
+    secs = time.monotonic() - start
+    with open(os.path.join(workdir, "console.log"), "w") as f:
+        f.write(out)
+    return cmd, out, rc, secs
+
+
+def parse_guest(out):
+    g = {"nodes": {}, "tables": {}, "dmesg": []}
+    for line in out.splitlines():
+        m = re.search(r"@@ (.*)$", line)
+        if not m:
+            continue
+        words = m.group(1).rstrip("\r").split(" ")
+        key, rest = words[0], words[1:]
+        if key == "table":
+            g["tables"].setdefault(rest[0], bytearray()).extend(
+                bytes(int(b, 16) for b in rest[1:] if b))
+        elif key == "dmesg":
+            g["dmesg"].append(" ".join(rest))
+        elif key.startswith("node") and key[4:].isdigit():
+            node = g["nodes"].setdefault(int(key[4:]), {})
+            if rest[0].startswith("access"):
+                node.setdefault(rest[0], {})[rest[1]] = \
+                    " ".join(rest[2:]).strip()
+            else:
+                node[rest[0]] = " ".join(rest[1:]).strip()
+        else:
+            g[key] = " ".join(rest).strip()
+    return g
+
+
+def guest_nodes(text):
+    return sorted(int(w[4:]) for w in text.split() if w.startswith("node"))
+
+
+class Checker:
+    def __init__(self, quiet):
+        self.passed = self.failed = 0
+        self.lines = []
+        self.quiet = quiet
+
+    def check(self, ok, what, detail=""):
+        if ok:
+            self.passed += 1
+        else:
+            self.failed += 1
+        line = "%s %s%s" % ("ok  " if ok else "FAIL", what,
+                            (": " + detail) if detail else "")
+        self.lines.append(line)
+        if not self.quiet or not ok:
+            print("    " + line)
+
+
+def match_roles(topo, g):
+    """QEMU node id -> guest node id, by role"""
+    gi_nodes = set(parse_list(g.get("has_generic_initiator", "")))
+    mapping = {}
+    taken = set()
+    for q in sorted(topo.nodes):
+        want = topo.nodes[q]
+        best = None
+        for n in sorted(g["nodes"]):
+            if n in taken:
+                continue
+            gn = g["nodes"][n]
+            kb = int(gn.get("memtotal_kb") or 0)
+            if len(parse_list(gn.get("cpulist", ""))) != len(want["cpus"]):
+                continue
+            if (n in gi_nodes) != bool(want["gi"]):
+                continue
+            if bool(kb) != bool(want["mem"]):
+                continue
+            # MemTotal is what is left after the kernel's own use
+            if kb and not (want["mem"] * 512 <= kb <= want["mem"] * 1024):
+                continue
+            dist = abs(want["mem"] * 1024 - kb)
+            if best is None or dist < best[0]:
+                best = (dist, n)
+        if best is not None:
+            mapping[q] = best[1]
+            taken.add(best[1])
+    return mapping
+
+
+def verify(topo, g, ck):
+    q2g = match_roles(topo, g)
+    for q in sorted(topo.nodes):
+        ck.check(q in q2g, "QEMU node %d (%s) is a guest node" %
+                 (q, topo.role(q)),
+                 "guest node%d" % q2g[q] if q in q2g else "no guest node "
+                 "has this role")
+    every = sorted(q2g.values())
+    for f in ("possible", "online"):
+        ck.check(sorted(parse_list(g.get(f, ""))) == every and
+                 len(every) == len(topo.nodes),
+                 "%s nodes" % f, "guest %s, expected %d nodes"
+                 % (g.get(f, "?"), len(topo.nodes)))
+    for f, pred in (("has_cpu", lambda n: n["cpus"]),
+                    ("has_memory", lambda n: n["mem"]),
+                    ("has_generic_initiator", lambda n: n["gi"])):
+        want = sorted(q2g[q] for q, n in topo.nodes.items()
+                      if pred(n) and q in q2g)
+        got = parse_list(g.get(f, ""))
+        ck.check(sorted(got) == want, f,
+                 "guest %s, expected %s" % (g.get(f, "(none)"),
+                                            fmt_nodes(want)))
+    # every configured value, as the kernel logs it while parsing HMAT
+    # (by proximity domain, which is QEMU's node id)
+    logged = {}
+    for line in g["dmesg"]:
+        m = re.search(r"Initiator-Target\[(\d+)-(\d+)\]:(\d+) (nsec|MB/s)",
+                      line)
+        if m:
+            logged[(int(m.group(1)), int(m.group(2)), m.group(4))] = \
+                int(m.group(3))
+    for (i, t), (lat, bw) in sorted(topo.lb.items()):
+        for unit, v in (("nsec", lat), ("MB/s", bw)):
+            got = logged.get((i, t, unit))
+            ck.check(got == v, "HMAT initiator %d target %d: %d %s" %
+                     (i, t, v, unit), "guest kernel logged %s" % got)
+    for t in sorted(topo.nodes):
+        if not topo.nodes[t]["mem"] or t not in q2g:
+            continue
+        gn = g["nodes"].get(q2g[t], {})
+        for acc, (inits, vals) in sorted(topo.expected_access(t).items()):
+            a = gn.get(acc)
+            what = "node%d (QEMU %d) %s" % (q2g[t], t, acc)
+            if a is None:
+                ck.check(False, what, "missing in the guest")
+                continue
+            want = sorted(q2g.get(i, -1) for i in inits)
+            ck.check(guest_nodes(a.get("initiators", "")) == want,
+                     what + " initiators", "guest %s, expected %s"
+                     % (a.get("initiators") or "(none)", fmt_nodes(want)))
+            if not vals:
+                continue
+            for key, v in (("read_latency", vals[0]),
+                           ("write_latency", vals[0]),
+                           ("read_bandwidth", vals[1]),
+                           ("write_bandwidth", vals[1])):
+                ck.check(a.get(key) == str(v), "%s %s" % (what, key),
+                         "guest %s, configured %d" % (a.get(key), v))
+    return q2g
+
+
+def fmt_nodes(ids):
+    return " ".join("node%d" % i for i in ids) or "(none)"
+
+
+def iasl_decode(g, workdir, table):
+    data = g["tables"].get(table)
+    if not data or not shutil.which("iasl"):
+        return None
+    path = os.path.join(workdir, table)
+    with open(path + ".dat", "wb") as f:
+        f.write(data)
+    subprocess.run(["iasl", "-d", path + ".dat"], cwd=workdir,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        with open(path + ".dsl") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def iasl_fields(dsl):
+    """[(field, value)] of an iasl disassembly, in table order"""
+    out = []
+    for line in dsl.splitlines():
+        m = re.match(r"\[[0-9A-F]+h [0-9]+ +[0-9]+\] +(.*?) : (.*)$", line)
+        if m:
+            out.append((m.group(1).strip(), m.group(2).strip()))
+    return out
+
+
+def show_srat(dsl):
+    lines = dsl.splitlines()
+    first = [i for i, line in enumerate(lines)
+             if "Subtable Type : 05" in line]
+    print("\nSRAT, as the guest got it: %d Generic Initiator Affinity "
+          "Structures.  The first as iasl decodes it:" % len(first))
+    if not first:
+        return
+    for line in lines[first[0]:]:
+        if not line.strip():
+            continue
+        if "Reserved2" in line:
+            print("    " + line)
+            break
+        print("    " + line)
+    print("  All of them (Device Handle for PCI: segment, bus, devfn):")
+    print("    %-17s %-13s %-12s %s" % ("Proximity Domain", "Device Handle",
+                                        "PCI address", "Flags"))
+    gi = None
+    for field, value in iasl_fields(dsl):
+        if field == "Subtable Type":
+            gi = {} if value.startswith("05") else None
+        elif gi is not None:
+            gi[field] = value
+            if field == "Flags (decoded below)":
+                h = [int(b, 16) for b in gi["Device Handle"].split()]
+                addr = "%02x%02x:%02x:%02x.%x" % (h[1], h[0], h[2],
+                                                   h[3] >> 3, h[3] & 7)
+                print("    %-17s %-13s %-12s %s%s" % (
+                    gi["Proximity Domain"],
+                    " ".join(gi["Device Handle"].split()[:4]), addr, value,
+                    " (Enabled)" if int(value, 16) & 1 else ""))
+
+
+HMAT_TYPES = {0: ("access latency", "ns"), 1: ("read latency", "ns"),
+              2: ("write latency", "ns"), 3: ("access bandwidth", "MB/s"),
+              4: ("read bandwidth", "MB/s"), 5: ("write bandwidth", "MB/s")}
+
+
+def show_hmat(dsl):
+    print("\nHMAT System Locality Latency and Bandwidth Information, as the"
+          " guest got it (iasl's Entry values x Entry Base Unit; latency base"
+          " unit in ps; targets without memory left out):")
+    lb = None
+    structs = []
+    for field, value in iasl_fields(dsl):
+        if field == "Structure Type":
+            lb = {"inits": [], "targets": [], "entries": []} \
+                if value.startswith("0001") else None
+            if lb is not None:
+                structs.append(lb)
+        elif lb is None:
+            continue
+        elif field == "Data Type":
+            lb["type"] = int(value, 16)
+        elif field == "Entry Base Unit":
+            lb["base"] = int(value, 16)
+        elif field == "Initiator Proximity Domain List":
+            lb["inits"].append(int(value, 16))
+        elif field == "Target Proximity Domain List":
+            lb["targets"].append(int(value, 16))
+        elif field == "Entry":
+            lb["entries"].append(int(value, 16))
+    for lb in structs:
+        name, unit = HMAT_TYPES.get(lb["type"], ("type %d" % lb["type"], ""))
+        nt = len(lb["targets"])
+        cols = [k for k in range(nt)
+                if any(lb["entries"][r * nt + k]
+                       for r in range(len(lb["inits"])))]
+        scale = lb["base"] / 1000.0 if unit == "ns" else lb["base"]
+        print("  %s (%s), Data Type %d, Entry Base Unit %d:"
+              % (name, unit, lb["type"], lb["base"]))
+        print("    %-18s" % "initiator \\ target" +
+              "".join("%8d" % lb["targets"][k] for k in cols))
+        for r, i in enumerate(lb["inits"]):
+            print("    %-18d" % i + "".join(
+                "%8g" % (lb["entries"][r * nt + k] * scale) for k in cols))
+
+
+def show_tables(g, workdir):
+    srat = iasl_decode(g, workdir, "SRAT")
+    if srat:
+        show_srat(srat)
+    hmat = iasl_decode(g, workdir, "HMAT")
+    if hmat:
+        show_hmat(hmat)
+
+
+def show_guest(topo, g, q2g):
+    print("\nWhat the guest sees (Linux %s):" % g.get("kernel", "?"))
+    print("  /sys/devices/system/node: possible %s, online %s, has_cpu %s,"
+          " has_memory %s, has_generic_initiator %s"
+          % tuple(g.get(k, "-") for k in ("possible", "online", "has_cpu",
+                                           "has_memory",
+                                           "has_generic_initiator")))
+    print("  %-10s %-28s %-10s %-8s %s" % ("QEMU node", "configured",
+                                         "guest", "cpulist", "MemTotal"))
+    for q in sorted(topo.nodes):
+        n = q2g.get(q)
+        gn = g["nodes"].get(n, {})
+        kb = int(gn.get("memtotal_kb") or 0)
+        print("  %-10d %-28s %-10s %-8s %s" % (
+            q, topo.role(q), "node%d" % n if n is not None else "MISSING",
+            gn.get("cpulist") or "-",
+            "%d MiB" % (kb // 1024) if kb else "-"))
+    targets = [t for t in sorted(topo.nodes) if topo.nodes[t]["mem"]]
+    if not topo.lb:
+        return
+    print("\n  Memory access performance, from each memory node's accessN/"
+          "initiators (access0: best initiator, devices included; access1:"
+          " best CPU initiator):")
+    print("  %-8s %-8s %-18s %-12s %-16s %s" % (
+        "target", "access", "initiators", "latency ns", "bandwidth MB/s",
+        "configured (QEMU nodes: latency, bandwidth)"))
+    for t in targets:
+        n = q2g.get(t)
+        gn = g["nodes"].get(n, {})
+        for acc, (inits, vals) in sorted(topo.expected_access(t).items()):
+            a = gn.get(acc, {})
+            print("  %-8s %-8s %-18s %-12s %-16s %s -> %s: %s" % (
+                "node%s" % n, acc, a.get("initiators") or "(none)",
+                "%s/%s" % (a.get("read_latency", "-"),
+                           a.get("write_latency", "-")),
+                "%s/%s" % (a.get("read_bandwidth", "-"),
+                           a.get("write_bandwidth", "-")),
+                ",".join(str(i) for i in inits), t,
+                "%d ns, %d MB/s" % vals if vals else "-"))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--build", required=True,
+                    help="QEMU build directory (qemu-system-* in it)")
+    ap.add_argument("--assets", required=True,
+                    help="assets.env written by mk/guest-assets.sh")
+    ap.add_argument("--arch", default="x86_64", choices=sorted(HOST_ARCH))
+    ap.add_argument("--topology", required=True, help="topology JSON file")
+    ap.add_argument("--extra-args", default="",
+                    help="more QEMU arguments, appended")
+    ap.add_argument("--timeout", type=int, default=600)
+    ap.add_argument("--demo", action="store_true")
+    ap.add_argument("--verbose", action="store_true",
+                    help="print the checks that passed too")
+    ap.add_argument("--keep", help="keep the console log and tables here")
+    args = ap.parse_args()
+
+    assets = {}
+    with open(args.assets) as f:
+        for line in f:
+            k, sep, v = line.strip().partition("=")
+            if sep and not k.startswith("#"):
+                assets[k] = v
+    topo = Topology(args.topology)
+    machine = "q35" if args.arch == "x86_64" else "virt"
+    label = "%s %s %s" % (args.arch, machine, topo.name)
+
+    workdir = args.keep or tempfile.mkdtemp(prefix="numa-guest-")
+    os.makedirs(workdir, exist_ok=True)
+    try:
+        cmd, out, rc, secs = boot(args, topo, assets, workdir)
+        if args.demo:
+            print("Topology '%s': %s\n" % (topo.name, topo.description))
+            print("QEMU command line:")
+            line = " ".join(shlex.quote(c) for c in cmd)
+            print("  " + re.sub(r" (-[a-z])", r" \\\n    \1", line))
+        g = parse_guest(out)
+        if args.demo:
+            print("%s: guest booted and powered off in %.1f s (TCG)%s"
+                  % (label, secs, "" if rc == 0 else ", QEMU: %s" % rc))
+        ck = Checker(quiet=not args.verbose)
+        if "end" not in g:
+            ck.check(False, "guest %s ran tests/guest/init to the end"
+                     % label, "QEMU exit %s after %.1f s; last lines:\n      "
+                     % (rc, secs) +
+                     "\n      ".join(out.splitlines()[-15:]))
+            return 1
+        if args.demo:
+            show_tables(g, workdir)
+        q2g = verify(topo, g, ck)
+        if args.demo:
+            show_guest(topo, g, q2g)
+            print("\n%d checks of the guest's view passed, %d failed"
+                  % (ck.passed, ck.failed))
+        if ck.failed:
+            print("    guest console: %s/console.log%s" % (
+                workdir, "" if args.keep else " (removed; --keep DIR "
+                "keeps it)"))
+            for line in g["dmesg"]:
+                if "hmat" in line or "NUMA" in line:
+                    print("    dmesg: " + line)
+        elif not args.demo:
+            print("guest %s: %d checks passed, %.1f s boot under TCG"
+                  % (label, ck.passed, secs))
+        return 1 if ck.failed else 0
+    finally:
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
