@@ -36,6 +36,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 
 HOST_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}
@@ -371,7 +372,7 @@ def show_srat(dsl):
     first = [i for i, line in enumerate(lines)
              if "Subtable Type : 05" in line]
     print("\nSRAT, as the guest got it: %d Generic Initiator Affinity "
-          "Structures.  The first as iasl decodes it:" % len(first))
+          "Structures.\nThe first as iasl decodes it:" % len(first))
     if not first:
         return
     for line in lines[first[0]:]:
@@ -407,8 +408,8 @@ HMAT_TYPES = {0: ("access latency", "ns"), 1: ("read latency", "ns"),
 
 def show_hmat(dsl):
     print("\nHMAT System Locality Latency and Bandwidth Information, as the"
-          " guest got it (iasl's Entry values x Entry Base Unit; latency base"
-          " unit in ps; targets without memory left out):")
+          " guest got it\n(iasl's Entry values x Entry Base Unit, the latency"
+          " base unit in ps;\ntargets without memory left out):")
     lb = None
     structs = []
     for field, value in iasl_fields(dsl):
@@ -474,9 +475,9 @@ def show_guest(topo, g, q2g):
     targets = [t for t in sorted(topo.nodes) if topo.nodes[t]["mem"]]
     if not topo.lb:
         return
-    print("\n  Memory access performance, from each memory node's accessN/"
-          "initiators (access0: best initiator, devices included; access1:"
-          " best CPU initiator):")
+    print("\n  Memory access performance, from each memory node's"
+          " accessN/initiators\n  (access0: best initiator, devices included;"
+          " access1: best CPU initiator):")
     print("  %-8s %-8s %-18s %-12s %-16s %s" % (
         "target", "access", "initiators", "latency ns", "bandwidth MB/s",
         "configured (QEMU nodes: latency, bandwidth)"))
@@ -527,7 +528,9 @@ def main():
     try:
         cmd, out, rc, secs = boot(args, topo, assets, workdir)
         if args.demo:
-            print("Topology '%s': %s\n" % (topo.name, topo.description))
+            print(textwrap.fill("Topology '%s': %s" % (topo.name,
+                                                        topo.description),
+                                width=78) + "\n")
             print("QEMU command line:")
             line = " ".join(shlex.quote(c) for c in cmd)
             print("  " + re.sub(r" (-[a-z])", r" \\\n    \1", line))
