@@ -17,11 +17,15 @@ include mk/base.env
 # under that name.  qemu-efi-aarch64 is passed explicitly with -drive.
 FIRMWAREPATH := /usr/share/seabios:/usr/share/qemu:/usr/lib/ipxe/qemu
 
-QTESTS  := bios-tables-test generic-initiator-test
+QTESTS  := bios-tables-test generic-initiator-test vcpu-affinity-test
+# what make check runs: ARCH:TEST
+QTEST_JOBS := x86_64:bios-tables-test aarch64:bios-tables-test \
+	x86_64:generic-initiator-test aarch64:generic-initiator-test \
+	x86_64:vcpu-affinity-test
 NINJA_TARGETS := qemu-system-x86_64 qemu-system-aarch64 \
 	$(addprefix tests/qtest/,$(QTESTS))
 
-export B QTESTS
+export B QTESTS QTEST_JOBS
 
 .PHONY: all deps prepare configure build guest-assets check check-upstream \
 	demo install clean distclean

@@ -5,7 +5,7 @@
 #   1. style: the base's scripts/checkpatch.pl over our C files and patches,
 #   2. the stock bios-tables-test cases (x86_64: pc, q35, microvm; aarch64:
 #      virt) against the expected blobs, every case under TCG,
-#   3. our own qtests (QTESTS below, when the series has any),
+#   3. our own qtests (QTEST_JOBS, ARCH:TEST, from the Makefile),
 #   4. guest tests: Debian's Linux booted under TCG on x86 q35 and Arm
 #      virt with each topology in tests/guest/topologies/, checking what
 #      the guest sees (tests/guest/numa-guest.py; assets from
@@ -114,11 +114,8 @@ run_qtest() {
 
 # Two workers, one per core: the longest job (the first test on x86_64)
 # alone, every other job one after the other.
-jobs=""
-for t in ${QTESTS:-bios-tables-test}; do
-    [ "$t" = none ] && break
-    jobs="$jobs x86_64:$t aarch64:$t"
-done
+jobs=${QTEST_JOBS:-x86_64:bios-tables-test aarch64:bios-tables-test}
+[ "${QTESTS:-}" = none ] && jobs=""
 if [ -n "$jobs" ]; then
     set -- $jobs
     first=$1

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * vcpu-affinity and emulator-affinity: QEMU places its own threads on
+ * host CPUs from the machine configuration.  See
+ * docs/system/vcpu-affinity.rst.
+ */
+#ifndef SYSEMU_VCPU_AFFINITY_H
+#define SYSEMU_VCPU_AFFINITY_H
+
+#define TYPE_VCPU_AFFINITY "vcpu-affinity"
+#define TYPE_EMULATOR_AFFINITY "emulator-affinity"
+
+/*
+ * A vCPU thread was created: give it its rule's host CPUs before it runs
+ * guest code.  Called with the BQL held, once the thread has started.
+ */
+void vcpu_affinity_vcpu_created(CPUState *cpu);
+
+/*
+ * The machine and its vCPUs exist: check every rule against them and
+ * apply all rules.  From here on, rules added, changed or deleted apply
+ * at once.
+ */
+void vcpu_affinity_machine_ready(Error **errp);
+
+#endif

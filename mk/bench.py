@@ -1,0 +1,351 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""make bench: what the series costs, measured comparably.
+
+Prints a table and writes the same figures as JSON (--out).  Every figure
+names the machine it ran on.  Nothing here is asserted: make check only
+runs this at a tiny size (--tiny) to see that it works.
+
+ 1. start-up instructions (callgrind, minimum of 3 runs) of QEMU -S that
+    quits at once: q35 with N NUMA nodes, D PCI devices on root ports and a
+    generic initiator per GI-only node, against the same command line
+    without the objects and with as many trivial objects (secret).  The
+    figure of merit is (GI - none) / (secret - none).
+ 2. the same with a full HMAT (every initiator to the memory node), and the
+    SRAT/HMAT sizes a Linux guest gets against the ACPI formula.
+ 3. wall-clock start-up with and without the objects: the median of the
+    ratios of interleaved runs.
+ 4. vCPU affinity: one qom-set re-pinning every vCPU at -smp 256 (Arm virt,
+    TCG), as seen by the QMP client; and, per vCPU, the time from the
+    creation of its thread to its affinity being in place (trace events).
+ 5. guest boot time with and without the objects (the guest tests' MIG
+    topology), x86 q35 and Arm virt, TCG.
+"""
+
+import argparse
+import datetime
+import importlib.util
+import json
+import os
+import platform
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+QUIT = b'{"execute":"qmp_capabilities"}\n{"execute":"quit"}\n'
+
+
+def machine():
+    model = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as f:
+        mem = int(f.readline().split()[1]) // 1024
+    return {"host": socket.gethostname(), "cpu": model,
+            "cpus": len(os.sched_getaffinity(0)), "memory-mib": mem,
+            "kernel": platform.release(),
+            "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M")}
+
+
+def topology(nodes, devs, kind, hmat=False):
+    """q35 arguments: node 0 with CPUs and memory, nodes 1.. GI-only"""
+    a = ["-machine", "q35" + (",hmat=on" if hmat else ""), "-accel", "tcg",
+         "-S", "-display", "none", "-nodefaults", "-qmp", "stdio",
+         "-m", "256M", "-smp", "2",
+         "-object", "memory-backend-ram,id=m0,size=256M",
+         "-numa", "node,nodeid=0,cpus=0-1,memdev=m0"]
+    for n in range(1, nodes):
+        a += ["-numa", "node,nodeid=%d" % n]
+    for d in range(devs):
+        a += ["-device", "pcie-root-port,id=rp%d,chassis=%d" % (d, d + 1),
+              "-device", "pci-testdev,id=dev%d,bus=rp%d" % (d, d)]
+    for n in range(1, nodes):
+        if kind == "gi":
+            a += ["-object", "acpi-generic-initiator,id=gi%d,pci-dev=dev%d,"
+                  "node=%d" % (n, (n - 1) % devs, n)]
+        elif kind == "secret":
+            a += ["-object", "secret,id=s%d,data=x" % n]
+    if hmat:
+        inits = range(nodes) if kind == "gi" else [0]
+        for i in inits:
+            lb = "hmat-lb,initiator=%d,target=0,hierarchy=memory," % i
+            a += ["-numa", lb + "data-type=access-latency,latency=%d"
+                  % (10 + i),
+                  "-numa", lb + "data-type=access-bandwidth,bandwidth=%dM"
+                  % (20000 - i)]
+    return a
+
+
+def callgrind(qemu, args):
+    p = subprocess.run(["valgrind", "--tool=callgrind",
+                        "--callgrind-out-file=/dev/null", qemu] + args,
+                       input=QUIT, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, check=False)
+    m = re.search(rb"Collected : (\d+)", p.stderr)
+    if not m:
+        sys.exit("bench: callgrind gave no count:\n" +
+                 p.stderr.decode(errors="replace")[-2000:])
+    return int(m.group(1))
+
+
+def wall(qemu, args):
+    t = time.monotonic()
+    subprocess.run([qemu] + args, input=QUIT, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, check=True)
+    return time.monotonic() - t
+
+
+def fig_instructions(qemu, nodes, devs, runs, hmat):
+    out = {}
+    for kind in ("none", "gi", "secret"):
+        out[kind] = min(callgrind(qemu, topology(nodes, devs, kind, hmat))
+                        for _ in range(runs))
+    out["ratio"] = round((out["gi"] - out["none"]) /
+                         max(1, out["secret"] - out["none"]), 2)
+    return out
+
+
+def fig_wall(qemu, nodes, devs, runs):
+    ratios, base, gi = [], [], []
+    for _ in range(runs):
+        b = wall(qemu, topology(nodes, devs, "none"))
+        g = wall(qemu, topology(nodes, devs, "gi"))
+        base.append(b)
+        gi.append(g)
+        ratios.append(g / b)
+    return {"median-ms-none": round(statistics.median(base) * 1000, 1),
+            "median-ms-gi": round(statistics.median(gi) * 1000, 1),
+            "median-ratio": round(statistics.median(ratios), 3)}
+
+
+class Qmp:
+    def __init__(self, cmd):
+        self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE,
+                                  stderr=subprocess.DEVNULL)
+        self.read()
+        self.cmd("qmp_capabilities")
+
+    def read(self):
+        while True:
+            line = json.loads(self.p.stdout.readline())
+            if "event" not in line:
+                return line
+
+    def cmd(self, name, **args):
+        self.p.stdin.write(json.dumps({"execute": name, "arguments": args})
+                           .encode() + b"\n")
+        self.p.stdin.flush()
+        r = self.read()
+        if "error" in r:
+            sys.exit("bench: %s: %s" % (name, r["error"]["desc"]))
+        return r["return"]
+
+    def quit(self):
+        self.cmd("quit")
+        self.p.wait()
+
+
+def fig_repin(build, smp, runs):
+    cpus = sorted(os.sched_getaffinity(0))
+    qemu = os.path.join(build, "qemu-system-aarch64")
+    q = Qmp([qemu, "-machine", "virt,gic-version=3", "-cpu", "cortex-a57",
+             "-accel", "tcg", "-S", "-display", "none", "-nodefaults",
+             "-qmp", "stdio", "-smp", str(smp),
+             "-object", "vcpu-affinity,id=dflt,host-cpus=%d" % cpus[0]])
+    sets, gets = [], []
+    for k in range(runs):
+        t = time.monotonic()
+        q.cmd("qom-get", path="/objects/dflt", property="host-cpus")
+        gets.append(time.monotonic() - t)
+        t = time.monotonic()
+        q.cmd("qom-set", path="/objects/dflt", property="host-cpus",
+              value=[cpus[(k + 1) % len(cpus)]])
+        sets.append(time.monotonic() - t)
+    info = q.cmd("query-vcpu-affinity")
+    q.quit()
+    want = [cpus[runs % len(cpus)]]
+    ok = all(v.get("affinity") == want for v in info["vcpus"])
+    return {"vcpus": smp, "median-ms-qom-set": round(
+                statistics.median(sets) * 1000, 2),
+            "median-ms-qom-get": round(statistics.median(gets) * 1000, 2),
+            "all-vcpus-moved": ok}
+
+
+def fig_creation(build, smp):
+    """thread creation -> affinity in place, from trace timestamps"""
+    qemu = os.path.join(build, "qemu-system-x86_64")
+    cpus = sorted(os.sched_getaffinity(0))
+    with tempfile.TemporaryDirectory() as d:
+        log = os.path.join(d, "trace.log")
+        subprocess.run([qemu, "-machine", "q35", "-accel", "tcg", "-S",
+                        "-display", "none", "-nodefaults", "-qmp", "stdio",
+                        "-smp", str(smp), "-msg", "timestamp=on",
+                        "-trace", "vcpu_thread_create",
+                        "-trace", "vcpu_affinity_set", "-D", log,
+                        "-object", "vcpu-affinity,id=dflt,host-cpus=%d"
+                        % cpus[0]],
+                       input=QUIT, stdout=subprocess.DEVNULL, check=True)
+        created, delays = [], []
+        with open(log) as f:
+            for line in f:
+                m = re.match(r"\d+@(\d+\.\d+):(\w+) (.*)", line)
+                if not m:
+                    continue
+                ts = float(m.group(1))
+                if m.group(2) == "vcpu_thread_create":
+                    created.append(ts)
+                elif m.group(2) == "vcpu_affinity_set" and created:
+                    delays.append(ts - created.pop(0))
+    if not delays:
+        return {"error": "no trace events (trace backend?)"}
+    return {"vcpus": smp, "median-us": round(statistics.median(delays) * 1e6),
+            "max-us": round(max(delays) * 1e6)}
+
+
+def load_guest_runner():
+    spec = importlib.util.spec_from_file_location(
+        "numa_guest", os.path.join(TOP, "tests/guest/numa-guest.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def guest_boot(build, assets_env, arch, topo_file, runs, tables=False):
+    ng = load_guest_runner()
+    assets = {}
+    with open(assets_env) as f:
+        for line in f:
+            k, sep, v = line.strip().partition("=")
+            if sep and not k.startswith("#"):
+                assets[k] = v
+    args = argparse.Namespace(arch=arch, build=build, extra_args="",
+                              timeout=600)
+    topo = ng.Topology(topo_file)
+    times, got = [], None
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory() as d:
+            _, out, rc, secs = ng.boot(args, topo, assets, d)
+            got = ng.parse_guest(out)
+            if "end" not in got:
+                sys.exit("bench: guest %s %s did not finish" %
+                         (arch, topo_file))
+            times.append(secs)
+    return statistics.median(times), got
+
+
+def write_topology(path, nodes, devs, gi, hmat):
+    t = {"description": "bench", "nodes": [
+        {"id": 0, "cpus": "0-1", "memory-mb": 256}] +
+        [{"id": n} for n in range(1, nodes)],
+        "devices": [{"id": "dev%d" % d, "root-port": True,
+                     "nodes": [n for n in range(1, nodes)
+                               if gi and (n - 1) % devs == d]}
+                    for d in range(devs)],
+        "hmat-lb": [{"initiator": i, "target": 0, "latency-ns": 10 + i,
+                     "bandwidth-mbs": 20000 - i}
+                    for i in (range(nodes) if gi else [0])] if hmat else []}
+    with open(path, "w") as f:
+        json.dump(t, f)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--build", required=True)
+    ap.add_argument("--assets", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--tiny", action="store_true",
+                    help="smallest sizes, one run: check that it works")
+    a = ap.parse_args()
+    x86 = os.path.join(a.build, "qemu-system-x86_64")
+    nodes, devs = (4, 2) if a.tiny else (128, 16)
+    runs = 1 if a.tiny else 3
+    res = {"machine": machine(), "nodes": nodes, "devices": devs,
+           "gi-objects": nodes - 1}
+    print("bench: %s, %d CPUs, %s MiB, %s" % (
+        res["machine"]["cpu"], res["machine"]["cpus"],
+        res["machine"]["memory-mib"], res["machine"]["date"]), flush=True)
+
+    res["instructions"] = fig_instructions(x86, nodes, devs, runs, False)
+    res["instructions-hmat"] = fig_instructions(x86, nodes, devs, runs, True)
+    res["wall"] = fig_wall(x86, nodes, devs, 3 if a.tiny else 11)
+    res["repin"] = fig_repin(a.build, 8 if a.tiny else 256,
+                             3 if a.tiny else 21)
+    res["creation"] = fig_creation(a.build, 2 if a.tiny else 8)
+
+    with tempfile.TemporaryDirectory() as d:
+        big = os.path.join(d, "max.json")
+        write_topology(big, nodes, devs, True, True)
+        _, g = guest_boot(a.build, a.assets, "x86_64", big, 1)
+        ninit = nodes
+        srat, hmat = len(g["tables"].get("SRAT", b"")), \
+            len(g["tables"].get("HMAT", b""))
+        gi_bytes = 32 * (nodes - 1)
+        # HMAT: header 40; one 40-byte memory domain structure (node 0);
+        # two locality structures of 32 + 4 per initiator + 4 per target
+        # + 2 per entry (targets: every node)
+        hmat_formula = 40 + 40 + 2 * (32 + 4 * ninit + 4 * nodes +
+                                      2 * ninit * nodes)
+        res["tables"] = {"srat-bytes": srat, "srat-gi-bytes": gi_bytes,
+                         "hmat-bytes": hmat, "hmat-formula": hmat_formula,
+                         "guest-nodes-online": g.get("online"),
+                         "guest-has-generic-initiator":
+                         g.get("has_generic_initiator")}
+        mig = os.path.join(TOP, "tests/guest/topologies/mig.json")
+        plain = os.path.join(d, "plain.json")
+        with open(mig) as f:
+            t = json.load(f)
+        for dev in t["devices"]:
+            dev["nodes"] = []
+        t["hmat-lb"] = [e for e in t["hmat-lb"] if e["initiator"] == 0]
+        with open(plain, "w") as f:
+            json.dump(t, f)
+        res["guest-boot"] = {}
+        for arch in ("x86_64", "aarch64"):
+            with_gi, _ = guest_boot(a.build, a.assets, arch, mig, runs)
+            without, _ = guest_boot(a.build, a.assets, arch, plain, runs)
+            res["guest-boot"][arch] = {"s-with-gi": round(with_gi, 2),
+                                       "s-without": round(without, 2)}
+
+    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
+    with open(a.out, "w") as f:
+        json.dump(res, f, indent=2)
+    i, h, w = res["instructions"], res["instructions-hmat"], res["wall"]
+    r, c, t = res["repin"], res["creation"], res["tables"]
+    print("""
+  figure                                          value
+  1 start-up instructions, %3d nodes %2d devices    none %d, GI %d, secret %d
+    GI cost / trivial-object cost                 %.2f  (goal <= 1.2)
+  2 the same with full HMAT                       none %d, GI %d, secret %d
+    GI cost / trivial-object cost                 %.2f
+    SRAT %d bytes (GI structures %d = 32 x %d); HMAT %d bytes (formula %d)
+  3 wall-clock start-up, median of %d pairs       none %.1f ms, GI %.1f ms, ratio %.3f
+  4 qom-set re-pinning %d vCPUs                   %.2f ms (qom-get round trip %.2f ms)%s
+    vCPU thread created -> affinity in place      median %s us, max %s us (%s vCPUs)
+  5 guest boot, TCG, MIG topology                 x86: %.2f s with GI, %.2f s without; Arm: %.2f s / %.2f s
+""" % (nodes, devs, i["none"], i["gi"], i["secret"], i["ratio"],
+       h["none"], h["gi"], h["secret"], h["ratio"],
+       t["srat-bytes"], t["srat-gi-bytes"], nodes - 1, t["hmat-bytes"],
+       t["hmat-formula"], 3 if a.tiny else 11, w["median-ms-none"],
+       w["median-ms-gi"], w["median-ratio"], r["vcpus"],
+       r["median-ms-qom-set"], r["median-ms-qom-get"],
+       "" if r["all-vcpus-moved"] else "  NOT ALL MOVED",
+       c.get("median-us"), c.get("max-us"), c.get("vcpus"),
+       res["guest-boot"]["x86_64"]["s-with-gi"],
+       res["guest-boot"]["x86_64"]["s-without"],
+       res["guest-boot"]["aarch64"]["s-with-gi"],
+       res["guest-boot"]["aarch64"]["s-without"]))
+    print("bench: figures in %s" % a.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
