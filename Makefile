@@ -21,14 +21,14 @@ QTESTS  := bios-tables-test generic-initiator-test vcpu-affinity-test
 # what make check runs: ARCH:TEST
 QTEST_JOBS := x86_64:bios-tables-test aarch64:bios-tables-test \
 	x86_64:generic-initiator-test aarch64:generic-initiator-test \
-	x86_64:vcpu-affinity-test
+	x86_64:vcpu-affinity-test aarch64:vcpu-affinity-test
 NINJA_TARGETS := qemu-system-x86_64 qemu-system-aarch64 \
 	$(addprefix tests/qtest/,$(QTESTS))
 
 export B QTESTS QTEST_JOBS
 
 .PHONY: all deps prepare configure build guest-assets check check-upstream \
-	demo install clean distclean
+	demo bench install clean distclean
 
 all: build
 
@@ -54,11 +54,17 @@ check: build guest-assets
 	@$(TOP)/mk/check.sh
 
 # Optional: our SRAT GI structures against upstream QEMU 10.0's
-check-upstream: build
+check-upstream: build guest-assets
 	@$(TOP)/mk/check-upstream.sh
 
 demo: build guest-assets
 	@$(TOP)/mk/demo.sh
+
+# Cost figures (mk/bench.py); BENCH_ARGS=--tiny for the smallest sizes
+bench: build guest-assets
+	@python3 $(TOP)/mk/bench.py --build $(BLD) \
+		--assets $(B)/guest/assets.env --out $(B)/bench/results.json \
+		$(BENCH_ARGS)
 
 install: build
 	install -d $(DESTDIR)$(PREFIX)/bin

@@ -9,7 +9,8 @@
 #   4. guest tests: Debian's Linux booted under TCG on x86 q35 and Arm
 #      virt with each topology in tests/guest/topologies/, checking what
 #      the guest sees (tests/guest/numa-guest.py; assets from
-#      mk/guest-assets.sh).
+#      mk/guest-assets.sh),
+#   5. mk/bench.py at its smallest size, to see that make bench works.
 # A case that fails runs again in its own process (-p), so one failing case
 # does not hide the others.  Logs are kept in $B/check/.
 set -u
@@ -158,6 +159,20 @@ if [ -z "${CHECK_STYLE_ONLY:-}" ]; then
             fi
         done
     done
+fi
+
+# 5. make bench at its smallest size: it runs, nothing is timed ------------
+if [ -z "${CHECK_STYLE_ONLY:-}" ]; then
+    echo "check: bench (tiny)"
+    l="$LOG/bench-tiny.log"
+    if python3 "$top/mk/bench.py" --tiny --build "$BLD" \
+            --assets "$B/guest/assets.env" --out "$LOG/bench-tiny.json" \
+            > "$l" 2>&1; then
+        ok "make bench runs (--tiny)"
+    else
+        bad "bench:tiny" "$l"
+        tail -n 15 "$l" | sed 's/^/        /'
+    fi
 fi
 
 echo

@@ -8,7 +8,8 @@ set -eu
 PKGS="build-essential pkg-config python3 python3-venv dpkg-dev patch
 ca-certificates libglib2.0-dev libpixman-1-dev libnuma-dev libfdt-dev
 zlib1g-dev libseccomp-dev meson ninja-build flex bison ccache perl bzip2
-acpica-tools seabios ipxe-qemu qemu-efi-aarch64 qemu-system-data"
+acpica-tools seabios ipxe-qemu qemu-efi-aarch64 qemu-system-data
+valgrind"
 
 missing=""
 for p in $PKGS; do

@@ -69,7 +69,6 @@ struct AffinityRule {
     unsigned long *host_nodes;      /* NULL: no host-nodes property */
     long host_nodes_nbits;
 
-    char *id;                       /* cached for messages */
     bool listed;                    /* completed, in the rule list */
     bool deleting;                  /* being deleted: ignore it */
     QTAILQ_ENTRY(AffinityRule) next;
@@ -84,10 +83,7 @@ static bool machine_ready;
 
 static const char *rule_id(AffinityRule *r)
 {
-    if (!r->id) {
-        r->id = object_get_canonical_path_component(OBJECT(r));
-    }
-    return r->id ?: "?";
+    return object_get_canonical_path_component(OBJECT(r)) ?: "?";
 }
 
 static const char *rule_type(AffinityRule *r)
@@ -1042,7 +1038,6 @@ static void rule_finalize(Object *obj)
     g_free(r->vcpus);
     g_free(r->host_cpus);
     g_free(r->host_nodes);
-    g_free(r->id);
 }
 
 static void rule_instance_init(Object *obj)
@@ -1181,7 +1176,9 @@ VcpuAffinity *qmp_query_vcpu_affinity(Error **errp)
     cpus = MACHINE_GET_CLASS(ms)->possible_cpu_arch_ids(ms);
     for (i = 0; i < cpus->len; i++) {
         VcpuAffinityInfo *info = g_new0(VcpuAffinityInfo, 1);
-        CPUState *cpu = cpus->cpus[i].cpu ? CPU(cpus->cpus[i].cpu) : NULL;
+        /* machines without CPU hot-plug leave .cpu unset */
+        CPUState *cpu = cpus->cpus[i].cpu ? CPU(cpus->cpus[i].cpu)
+                                          : qemu_get_cpu(i);
 
         info->cpu_index = i;
         r = vcpu_rule(i);

@@ -44,6 +44,11 @@ struct AcpiGenericInitiator {
 
     /* completed: in gi_list and counted in its node's generic_initiators */
     bool registered;
+    /*
+     * The object's id, kept once completed: finding it in the QOM tree
+     * costs a walk of /objects, and it is needed after unparenting too.
+     */
+    char *id;
     /* the linked device, referenced; NULL until linked */
     PCIDevice *dev;
     Error *unplug_blocker;
@@ -58,7 +63,7 @@ static bool gi_devices_created;
 
 static const char *gi_id(AcpiGenericInitiator *gi)
 {
-    const char *id = object_get_canonical_path_component(OBJECT(gi));
+    const char *id = gi->id ?: object_get_canonical_path_component(OBJECT(gi));
 
     return id ? id : "<unnamed>";
 }
@@ -85,18 +90,21 @@ static bool gi_check_node(AcpiGenericInitiator *gi, uint32_t node,
 {
     MachineState *ms = current_machine;
     NumaState *ns = ms->numa_state;
+    /* the machine's properties are fixed by now: check them once */
+    static bool acpi_ok;
 
-    if (!object_property_find(OBJECT(ms), "acpi")) {
+    if (!acpi_ok && !object_property_find(OBJECT(ms), "acpi")) {
         error_setg(errp, "acpi-generic-initiator '%s': machine type '%s' "
                    "has no ACPI tables", gi_id(gi),
                    object_get_typename(OBJECT(ms)));
         return false;
     }
-    if (gi_machine_acpi_off(ms)) {
+    if (!acpi_ok && gi_machine_acpi_off(ms)) {
         error_setg(errp, "acpi-generic-initiator '%s': ACPI is disabled "
                    "(-machine acpi=off or -no-acpi)", gi_id(gi));
         return false;
     }
+    acpi_ok = true;
     if (!ns->num_nodes) {
         error_setg(errp, "acpi-generic-initiator '%s': the machine has no "
                    "NUMA nodes; declare node %" PRIu32 " with "
@@ -115,11 +123,14 @@ static bool gi_check_node(AcpiGenericInitiator *gi, uint32_t node,
 static PCIDevice *gi_find_device(AcpiGenericInitiator *gi, const char *id,
                                  Error **errp)
 {
+    static Object *peripheral;      /* -device ...,id= devices */
     Object *obj;
     PCIDevice *dev;
 
-    obj = object_resolve_path_at(container_get(qdev_get_machine(),
-                                               "/peripheral"), id);
+    if (!peripheral) {
+        peripheral = container_get(qdev_get_machine(), "/peripheral");
+    }
+    obj = object_resolve_path_at(peripheral, id);
     if (!obj || !object_dynamic_cast(obj, TYPE_DEVICE)) {
         error_setg(errp, "acpi-generic-initiator '%s': pci-dev '%s': no "
                    "device has this id", gi_id(gi), id);
@@ -317,6 +328,7 @@ static void gi_complete(UserCreatable *uc, Error **errp)
     NumaState *ns = gi_numa_state();
     PCIDevice *dev;
 
+    gi->id = g_strdup(object_get_canonical_path_component(OBJECT(gi)));
     if (!gi->pci_dev) {
         error_setg(errp, "acpi-generic-initiator '%s': property 'pci-dev' "
                    "is required", gi_id(gi));
@@ -379,25 +391,34 @@ static int gi_compare(const void *a, const void *b)
 
 AcpiGenericInitiatorPci *acpi_generic_initiator_list(size_t *count)
 {
-    GArray *list = g_array_new(false, false, sizeof(AcpiGenericInitiatorPci));
+    AcpiGenericInitiatorPci *list;
     AcpiGenericInitiator *gi;
+    size_t n = 0;
 
     QTAILQ_FOREACH(gi, &gi_list, next) {
+        n++;
+    }
+    list = n ? g_new(AcpiGenericInitiatorPci, n) : NULL;
+    n = 0;
+    QTAILQ_FOREACH(gi, &gi_list, next) {
         if (gi->dev && DEVICE(gi->dev)->realized) {
-            AcpiGenericInitiatorPci e = {
+            list[n++] = (AcpiGenericInitiatorPci) {
                 .node = gi->node,
                 /* QEMU 7.2 puts every PCI host bridge in segment 0 */
                 .segment = 0,
                 .bdf = PCI_BUILD_BDF(pci_dev_bus_num(gi->dev),
                                      gi->dev->devfn),
             };
-
-            g_array_append_val(list, e);
         }
     }
-    g_array_sort(list, gi_compare);
-    *count = list->len;
-    return (AcpiGenericInitiatorPci *)g_array_free(list, !list->len);
+    if (n) {
+        qsort(list, n, sizeof(*list), gi_compare);
+    } else {
+        g_free(list);
+        list = NULL;
+    }
+    *count = n;
+    return list;
 }
 
 static void gi_finalize(Object *obj)
@@ -410,6 +431,7 @@ static void gi_finalize(Object *obj)
     }
     gi_unlink(gi);
     g_free(gi->pci_dev);
+    g_free(gi->id);
 }
 
 static void gi_class_init(ObjectClass *oc, void *data)

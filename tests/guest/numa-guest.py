@@ -180,9 +180,15 @@ def boot(args, topo, assets, workdir):
         console = "ttyAMA0"
     cmd += topo.qemu_args(arch)
     cmd += shlex.split(args.extra_args or "")
+    # The kernel logs every HMAT entry (2 x initiators x targets lines):
+    # beyond a few hundred, grow its log buffer so that none is lost
+    append = "console=%s quiet panic=-1" % console
+    inits = sum(1 for n in topo.nodes.values() if n["cpus"] or n["gi"])
+    log_bytes = 2 * inits * len(topo.nodes) * 80 if topo.lb else 0
+    if log_bytes > 100000:
+        append += " log_buf_len=%d" % (1 << (2 * log_bytes).bit_length())
     cmd += ["-kernel", assets["KERNEL_" + arch],
-            "-initrd", assets["INITRD_" + arch],
-            "-append", "console=%s quiet panic=-1" % console]
+            "-initrd", assets["INITRD_" + arch], "-append", append]
     start = time.monotonic()
     try:
         p = subprocess.run(cmd, stdin=subprocess.DEVNULL,

@@ -455,6 +455,35 @@ static void test_info(void)
     qtest_quit(qts);
 }
 
+/* Arm virt: the same placement, and the query (virt has no CPU hot-plug) */
+static void test_virt(void)
+{
+    g_autofree char *c0 = CPU(0);
+    QTestState *qts;
+    QDict *rsp;
+    QListEntry *e;
+    int n = 0;
+
+    qts = qtest_initf("-machine virt -cpu cortex-a57 -accel tcg -nodefaults"
+                      " -S -smp 2"
+                      " -object vcpu-affinity,id=p1,vcpus=1,host-cpus=%s",
+                      c0);
+    check_threads(qts, allowed, 2, allowed, c0);
+    rsp = qtest_qmp(qts, "{ 'execute': 'query-vcpu-affinity' }");
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(qdict_get_qdict(rsp, "return"),
+                                        "vcpus"), e) {
+        QDict *v = qobject_to(QDict, qlist_entry_obj(e));
+
+        g_assert_cmpstr(qdict_get_str(v, "state"), !=, "offline");
+        g_assert_true(qdict_haskey(v, "thread-id"));
+        n++;
+    }
+    g_assert_cmpint(n, ==, 2);
+    qobject_unref(rsp);
+    assert_rule(qts, 1, "p1");
+    qtest_quit(qts);
+}
+
 /* ---- errors -------------------------------------------------------------- */
 
 typedef struct ErrorCase {
@@ -597,8 +626,9 @@ int main(int argc, char **argv)
 
     g_test_init(&argc, &argv, NULL);
     find_host_cpus();
-    if (strcmp(qtest_get_arch(), "x86_64")) {
-        /* the placement code is machine-independent; q35 covers it */
+    if (!strcmp(qtest_get_arch(), "aarch64")) {
+        /* the placement code is machine-independent; q35 covers the rest */
+        qtest_add_func("vcpu-affinity/virt", test_virt);
         return g_test_run();
     }
     qtest_add_func("vcpu-affinity/vcpus", test_vcpus);
