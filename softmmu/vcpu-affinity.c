@@ -392,8 +392,10 @@ static bool rule_check_self(AffinityRule *r, Error **errp)
     }
     /* host CPUs and host nodes need no machine: check them now */
     if (r->host_cpus || r->host_nodes) {
-        g_free(rule_host_set(r, errp));
-        return !*errp;
+        unsigned long *map = rule_host_set(r, errp);
+
+        g_free(map);
+        return map != NULL;
     }
     return true;
 }
@@ -497,7 +499,7 @@ static bool rule_check_machine(AffinityRule *r, Error **errp)
     return true;
 }
 
-/* Resolution ---------------------------------------------------------------- */
+/* Resolution -------------------------------------------------------------- */
 
 /* The guest node of vCPU @index, or -1 */
 static int vcpu_node(MachineState *ms, int index)
@@ -703,7 +705,9 @@ static bool affinity_apply(CPUState *only, Error **errp)
     int ret = 0;
 
     CPU_FOREACH(cpu) {
-        if (cpu->thread_id <= 0 || (only && cpu != only)) {
+        /* with @only, every vCPU on its thread (single-threaded TCG) */
+        if (cpu->thread_id <= 0 ||
+            (only && cpu->thread_id != only->thread_id)) {
             continue;
         }
         want = rule_or_start_set(vcpu_rule(vcpu_index(cpu)), errp);
@@ -734,14 +738,18 @@ static bool affinity_apply(CPUState *only, Error **errp)
 
     for (done = 0; done < pins->len; done++) {
         ThreadPin *t = g_ptr_array_index(pins, done);
+        unsigned long *old = bitmap_new(host_nbits);
 
-        t->old = bitmap_new(host_nbits);
-        ret = thread_get_affinity(t->tid, t->old);
-        if (ret == -ESRCH) {
-            continue;       /* the thread has exited meanwhile */
-        }
+        ret = thread_get_affinity(t->tid, old);
         if (!ret) {
+            t->old = old;
             ret = thread_set_affinity(t->tid, t->want);
+        } else {
+            g_free(old);
+        }
+        if (ret == -ESRCH) {
+            ret = 0;        /* the thread has exited meanwhile */
+            continue;
         }
         if (ret) {
             g_autofree char *list = bitmap_to_list(t->want, host_nbits);
@@ -795,6 +803,8 @@ void vcpu_affinity_machine_ready(Error **errp)
 {
     AffinityRule *r;
 
+    /* the CPUs QEMU may use, before anyone (libvirt) pins its threads */
+    affinity_init_host();
     machine_ready = true;
     if (QTAILQ_EMPTY(&rules)) {
         return;
@@ -807,7 +817,7 @@ void vcpu_affinity_machine_ready(Error **errp)
     affinity_apply(NULL, errp);
 }
 
-/* The objects --------------------------------------------------------------- */
+/* The objects ------------------------------------------------------------- */
 
 /* Read a list property of small integers into a new bitmap */
 static bool visit_bitmap(Visitor *v, const char *name, bool is_u16,
@@ -927,8 +937,8 @@ static void rule_set_node(Object *obj, Visitor *v, const char *name,
         return;
     }
     if (node >= MAX_NODES) {
-        error_setg(errp, "%s '%s': node=%u, but QEMU supports %d nodes",
-                   rule_type(r), rule_id(r), node, MAX_NODES);
+        error_setg(errp, "node=%u, but QEMU supports %d nodes", node,
+                   MAX_NODES);
         return;
     }
     r->node = node;
@@ -955,14 +965,15 @@ static void rule_set_host(Object *obj, Visitor *v, const char *name,
     }
     *field = map;
     *nbits = n;
-    if (!r->listed || !machine_ready) {
+    if (!r->listed) {
         g_free(old);
         return;
     }
-    /* a rule in effect: the new value replaces the other host property */
+    /* a completed rule: the new value replaces the other host property */
     *other = NULL;
-    if (rule_check_self(r, errp) && rule_check_machine(r, errp) &&
-        affinity_apply(NULL, errp)) {
+    if (rule_check_self(r, errp) &&
+        (!machine_ready || (rule_check_machine(r, errp) &&
+                            affinity_apply(NULL, errp)))) {
         g_free(old);
         g_free(old_other);
         return;
@@ -1138,7 +1149,7 @@ static void thread_stats(pid_t tid, VcpuAffinityInfo *info)
     }
     /* fields after the command name, which ends with the last ')' */
     p = strrchr(text, ')');
-    if (!p) {
+    if (!p || p[1] != ' ') {
         return;
     }
     f = g_strsplit(p + 2, " ", -1);
@@ -1159,12 +1170,12 @@ static void thread_stats(pid_t tid, VcpuAffinityInfo *info)
 VcpuAffinity *qmp_query_vcpu_affinity(Error **errp)
 {
     MachineState *ms = current_machine;
-    const CPUArchIdList *cpus;
+    const CPUArchIdList *possible;
     VcpuAffinity *ret = g_new0(VcpuAffinity, 1);
     VcpuAffinityInfoList **tail = &ret->vcpus;
     AffinityRule *r;
     unsigned long *map;
-    int i;
+    int i, n;
 
     affinity_init_host();
     if (!start_set) {
@@ -1173,12 +1184,22 @@ VcpuAffinity *qmp_query_vcpu_affinity(Error **errp)
         return NULL;
     }
     map = bitmap_new(host_nbits);
-    cpus = MACHINE_GET_CLASS(ms)->possible_cpu_arch_ids(ms);
-    for (i = 0; i < cpus->len; i++) {
+    possible = MACHINE_GET_CLASS(ms)->possible_cpu_arch_ids ?
+        MACHINE_GET_CLASS(ms)->possible_cpu_arch_ids(ms) : NULL;
+    /* without a possible-CPU list, the vCPUs that exist */
+    n = possible ? possible->len : 0;
+    if (!possible) {
+        CPUState *c;
+
+        CPU_FOREACH(c) {
+            n = MAX(n, c->cpu_index + 1);
+        }
+    }
+    for (i = 0; i < n; i++) {
         VcpuAffinityInfo *info = g_new0(VcpuAffinityInfo, 1);
         /* machines without CPU hot-plug leave .cpu unset */
-        CPUState *cpu = cpus->cpus[i].cpu ? CPU(cpus->cpus[i].cpu)
-                                          : qemu_get_cpu(i);
+        Object *obj = possible ? possible->cpus[i].cpu : NULL;
+        CPUState *cpu = obj ? CPU(obj) : qemu_get_cpu(i);
 
         info->cpu_index = i;
         r = vcpu_rule(i);
@@ -1235,6 +1256,7 @@ void hmp_info_vcpu_affinity(Monitor *mon, const QDict *qdict)
     Error *err = NULL;
     VcpuAffinity *a = qmp_query_vcpu_affinity(&err);
     VcpuAffinityInfoList *l;
+    g_autofree char *emu = NULL;
 
     if (hmp_handle_error(mon, err)) {
         return;
@@ -1258,11 +1280,9 @@ void hmp_info_vcpu_affinity(Monitor *mon, const QDict *qdict)
                        ms, last, i->affinity ? aff : "-",
                        i->rule ?: "(start set)");
     }
-    {
-        g_autofree char *aff = u16list_to_str(a->emulator->affinity);
-
-        monitor_printf(mon, "emulator threads: %s, rule %s\n", aff,
-                       a->emulator->rule ?: "(start set)");
-    }
+    emu = u16list_to_str(a->emulator->affinity);
+    monitor_printf(mon, "emulator threads: %s, rule %s\n",
+                   a->emulator->affinity ? emu : "-",
+                   a->emulator->rule ?: "(start set)");
     qapi_free_VcpuAffinity(a);
 }

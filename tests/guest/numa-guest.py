@@ -20,7 +20,8 @@ topology implies for Linux:
 
 The guest numbers its nodes itself, in the order it meets proximity
 domains in SRAT, so guest nodes are matched to QEMU's by role (CPU count,
-memory size, generic initiator), not by number.
+memory or not, generic initiator or not, then the rank of the memory
+size), not by number.
 
   --check   print one line per check; exit status 1 if any failed
   --demo    also print the command line and the SRAT/HMAT the guest
@@ -252,33 +253,27 @@ class Checker:
 
 
 def match_roles(topo, g):
-    """QEMU node id -> guest node id, by role"""
+    """QEMU node id -> guest node id, by role: the same number of CPUs,
+    memory or not, generic initiator or not; among nodes alike, by the
+    rank of their memory size (MemTotal is what the kernel left, which can
+    be much less than the node's size), then by id."""
     gi_nodes = set(parse_list(g.get("has_generic_initiator", "")))
+
+    def kb(n):
+        return int(g["nodes"][n].get("memtotal_kb") or 0)
+
+    groups = {}
+    for q, want in topo.nodes.items():
+        key = (len(want["cpus"]), bool(want["gi"]), bool(want["mem"]))
+        groups.setdefault(key, ([], []))[0].append((want["mem"], q))
+    for n, gn in g["nodes"].items():
+        key = (len(parse_list(gn.get("cpulist", ""))), n in gi_nodes,
+               bool(kb(n)))
+        groups.setdefault(key, ([], []))[1].append((kb(n), n))
     mapping = {}
-    taken = set()
-    for q in sorted(topo.nodes):
-        want = topo.nodes[q]
-        best = None
-        for n in sorted(g["nodes"]):
-            if n in taken:
-                continue
-            gn = g["nodes"][n]
-            kb = int(gn.get("memtotal_kb") or 0)
-            if len(parse_list(gn.get("cpulist", ""))) != len(want["cpus"]):
-                continue
-            if (n in gi_nodes) != bool(want["gi"]):
-                continue
-            if bool(kb) != bool(want["mem"]):
-                continue
-            # MemTotal is what is left after the kernel's own use
-            if kb and not (want["mem"] * 512 <= kb <= want["mem"] * 1024):
-                continue
-            dist = abs(want["mem"] * 1024 - kb)
-            if best is None or dist < best[0]:
-                best = (dist, n)
-        if best is not None:
-            mapping[q] = best[1]
-            taken.add(best[1])
+    for qs, gs in groups.values():
+        for (_, q), (_, n) in zip(sorted(qs), sorted(gs)):
+            mapping[q] = n
     return mapping
 
 

@@ -178,17 +178,17 @@ static void check_threads(QTestState *qts, const char *emulator, int n, ...)
     g_dir_close(dir);
 }
 
-#define CPU(n) (g_strdup_printf("%d", host_cpu[n]))
+#define HOST_CPU(n) (g_strdup_printf("%d", host_cpu[n]))
 
 static void test_vcpus(void)
 {
-    g_autofree char *c0 = CPU(0), *c1 = NULL;
+    g_autofree char *c0 = HOST_CPU(0), *c1 = NULL;
     QTestState *qts;
 
     if (!need_two_cpus()) {
         return;
     }
-    c1 = CPU(1);
+    c1 = HOST_CPU(1);
     qts = qtest_initf(MACHINE "-S -smp 3"
                       " -object vcpu-affinity,id=p0,vcpus=0,host-cpus=%s"
                       " -object vcpu-affinity,id=p1,vcpus=1-2,host-cpus=%s",
@@ -214,13 +214,13 @@ static void test_vcpus(void)
 
 static void test_precedence(void)
 {
-    g_autofree char *c0 = CPU(0), *c1 = NULL;
+    g_autofree char *c0 = HOST_CPU(0), *c1 = NULL;
     QTestState *qts;
 
     if (!need_two_cpus()) {
         return;
     }
-    c1 = CPU(1);
+    c1 = HOST_CPU(1);
     /* vcpus > node > default; the emulator threads follow the default */
     qts = qtest_initf(MACHINE "-S -smp 3 -m 256M"
                       " -object memory-backend-ram,id=m0,size=128M"
@@ -357,14 +357,14 @@ static void assert_qmp_error(QTestState *qts, const char *msg, QDict *rsp)
 
 static void test_runtime(void)
 {
-    g_autofree char *c0 = CPU(0), *c1 = NULL;
+    g_autofree char *c0 = HOST_CPU(0), *c1 = NULL;
     QTestState *qts;
     QDict *rsp;
 
     if (!need_two_cpus()) {
         return;
     }
-    c1 = CPU(1);
+    c1 = HOST_CPU(1);
     qts = qtest_initf(MACHINE "-smp 2"
                       " -object vcpu-affinity,id=dflt,host-cpus=%s"
                       " -object vcpu-affinity,id=p1,vcpus=1,host-cpus=%s",
@@ -412,7 +412,7 @@ static void test_runtime(void)
 
 static void test_hotplug(void)
 {
-    g_autofree char *c0 = CPU(0);
+    g_autofree char *c0 = HOST_CPU(0);
     QTestState *qts;
 
     qts = qtest_initf(MACHINE "-smp 1,maxcpus=2,sockets=2,cores=1,threads=1"
@@ -430,7 +430,7 @@ static void test_hotplug(void)
 
 static void test_info(void)
 {
-    g_autofree char *c0 = CPU(0);
+    g_autofree char *c0 = HOST_CPU(0);
     g_autofree char *out = NULL;
     QTestState *qts;
     QDict *rsp, *v;
@@ -458,7 +458,7 @@ static void test_info(void)
 /* Arm virt: the same placement, and the query (virt has no CPU hot-plug) */
 static void test_virt(void)
 {
-    g_autofree char *c0 = CPU(0);
+    g_autofree char *c0 = HOST_CPU(0);
     QTestState *qts;
     QDict *rsp;
     QListEntry *e;
@@ -545,7 +545,7 @@ static const ErrorCase error_cases[] = {
 static void test_startup_error(const void *opaque)
 {
     const ErrorCase *c = opaque;
-    g_autofree char *c0 = CPU(0);
+    g_autofree char *c0 = HOST_CPU(0);
     g_autofree char *args = NULL, *cmd = NULL, *out = NULL, *err = NULL;
     g_auto(GStrv) argv = NULL;
     GError *error = NULL;
@@ -576,7 +576,7 @@ static void test_startup_error(const void *opaque)
 /* The same errors over QMP: an error reply, nothing changes, VM runs */
 static void test_qmp_errors(void)
 {
-    g_autofree char *c0 = CPU(0);
+    g_autofree char *c0 = HOST_CPU(0);
     QTestState *qts;
     QDict *rsp;
 
