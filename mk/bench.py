@@ -231,12 +231,7 @@ def load_guest_runner():
 
 def guest_boot(build, assets_env, arch, topo_file, runs, tables=False):
     ng = load_guest_runner()
-    assets = {}
-    with open(assets_env) as f:
-        for line in f:
-            k, sep, v = line.strip().partition("=")
-            if sep and not k.startswith("#"):
-                assets[k] = v
+    assets = ng.load_assets(assets_env)
     args = argparse.Namespace(arch=arch, build=build, extra_args="",
                               timeout=600)
     topo = ng.Topology(topo_file)

@@ -32,12 +32,7 @@ def main():
         "numa_guest", os.path.join(TOP, "tests/guest/numa-guest.py"))
     ng = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(ng)
-    assets = {}
-    with open(assets_env) as f:
-        for line in f:
-            k, sep, v = line.strip().partition("=")
-            if sep and not k.startswith("#"):
-                assets[k] = v
+    assets = ng.load_assets(assets_env)
     fail = 0
     for path in sorted(glob.glob(os.path.join(TOP, "tests/guest/topologies",
                                               "*.json"))):

@@ -205,6 +205,17 @@ def boot(args, topo, assets, workdir):
     return cmd, out, rc, secs
 
 
+def load_assets(path):
+    """The KEY=VALUE lines of mk/guest-assets.sh's assets.env"""
+    assets = {}
+    with open(path) as f:
+        for line in f:
+            k, sep, v = line.strip().partition("=")
+            if sep and not k.startswith("#"):
+                assets[k] = v
+    return assets
+
+
 def parse_guest(out):
     g = {"nodes": {}, "tables": {}, "dmesg": []}
     for line in out.splitlines():
@@ -514,12 +525,7 @@ def main():
     ap.add_argument("--keep", help="keep the console log and tables here")
     args = ap.parse_args()
 
-    assets = {}
-    with open(args.assets) as f:
-        for line in f:
-            k, sep, v = line.strip().partition("=")
-            if sep and not k.startswith("#"):
-                assets[k] = v
+    assets = load_assets(args.assets)
     topo = Topology(args.topology)
     machine = "q35" if args.arch == "x86_64" else "virt"
     label = "%s %s %s" % (args.arch, machine, topo.name)
