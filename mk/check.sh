@@ -10,7 +10,10 @@
 #      virt with each topology in tests/guest/topologies/, checking what
 #      the guest sees (tests/guest/numa-guest.py; assets from
 #      mk/guest-assets.sh),
-#   5. mk/bench.py at its smallest size, to see that make bench works.
+#   5. libvirt: Debian's libvirt 9.0 runs our binaries and a GPU domain
+#      with generic initiator nodes (tests/libvirt/libvirt-test.py; root
+#      only, it installs libvirt with apt-get; skipped visibly otherwise),
+#   6. mk/bench.py at its smallest size, to see that make bench works.
 # A case that fails runs again in its own process (-p), so one failing case
 # does not hide the others.  Logs are kept in $B/check/.
 set -u
@@ -162,7 +165,30 @@ if [ -z "${CHECK_STYLE_ONLY:-}" ]; then
     done
 fi
 
-# 5. make bench at its smallest size: it runs, nothing is timed ------------
+# 5. libvirt: Debian's libvirt runs our QEMU (root only; else a visible skip)
+if [ -z "${CHECK_STYLE_ONLY:-}" ]; then
+    echo "check: libvirt"
+    l="$LOG/libvirt.log"
+    inst=
+    [ "$(id -u)" = 0 ] && inst=--install
+    python3 "$top/tests/libvirt/libvirt-test.py" --build "$BLD" \
+        --assets "$B/guest/assets.env" --workdir "$LOG" --keep $inst \
+        > "$l" 2>&1
+    rc=$?
+    while IFS= read -r line; do
+        case "$line" in
+            "ok "*)   ok "libvirt: ${line#ok }" ;;
+            "FAIL "*) bad "libvirt: ${line#FAIL }" "$l" ;;
+            "skip "*) skip=$((skip + 1)); echo "  skip  ${line#skip }" ;;
+        esac
+    done < "$l"
+    if [ $rc -ne 0 ] && ! grep -q '^FAIL ' "$l"; then
+        bad "libvirt (exit $rc)" "$l"
+        tail -n 15 "$l" | sed 's/^/        /'
+    fi
+fi
+
+# 6. make bench at its smallest size: it runs, nothing is timed ------------
 if [ -z "${CHECK_STYLE_ONLY:-}" ]; then
     echo "check: bench (tiny)"
     l="$LOG/bench-tiny.log"

@@ -1,0 +1,326 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Print libvirt domain XML for generic initiator NUMA nodes.
+
+libvirt 9.0 (Debian 12) has no element for acpi-generic-initiator objects
+and cannot declare a NUMA cell without memory, which is what a node that
+only holds a device's generic initiator is.  Such a domain keeps its
+memory-bearing cells and their HMAT in libvirt's own <cpu><numa> XML, and
+passes the rest to QEMU in <qemu:commandline>:
+
+  - one '-numa node,nodeid=N' per generic-initiator-only node; their ids
+    follow libvirt's cells (QEMU wants node ids without holes);
+  - one JSON '-object acpi-generic-initiator' per (device, node), the
+    device named by its libvirt alias (a user alias: 'ua-...');
+  - '-numa hmat-lb' rows whose initiator or target is such a node
+    (libvirt only writes <interconnects> between cells it knows).
+
+Fragment mode prints that <qemu:commandline> element:
+
+  gi-libvirt.py --gi ua-gpu0:1-8 --hmat-lb 1-8:0:300:4000
+
+Topology mode reads a topology file of tests/guest/topologies (JSON) and
+prints the <numa> element (cells with CPUs and memory, and their HMAT as
+<interconnects>) and the <qemu:commandline> element; with --domain, a
+whole domain that boots a kernel and initrd under TCG, each topology
+device stood in for by a virtio-rng device with the user alias
+'ua-DEVICE' (for a real GPU, use a <hostdev> with that alias instead).
+"""
+
+import argparse
+import json
+import sys
+from xml.sax.saxutils import escape, quoteattr
+
+QEMU_NS = "http://libvirt.org/schemas/domain/qemu/1.0"
+
+
+def parse_list(text):
+    """'0-2,5' -> [0, 1, 2, 5]"""
+    out = []
+    for part in str(text).replace(" ", "").split(","):
+        if part:
+            lo, _, hi = part.partition("-")
+            out.extend(range(int(lo), int(hi or lo) + 1))
+    return out
+
+
+def fmt_list(ids):
+    """[0, 1, 2, 5] -> '0-2,5'"""
+    out, ids = [], sorted(ids)
+    i = 0
+    while i < len(ids):
+        j = i
+        while j + 1 < len(ids) and ids[j + 1] == ids[j] + 1:
+            j += 1
+        out.append(str(ids[i]) if i == j else "%d-%d" % (ids[i], ids[j]))
+        i = j + 1
+    return ",".join(out)
+
+
+class Spec:
+    """Nodes, generic initiators and HMAT rows of one domain"""
+
+    def __init__(self):
+        self.cells = {}        # id -> (cpus text, MiB): libvirt's cells
+        self.gi_nodes = []     # generic-initiator-only node ids
+        self.gis = []          # (alias, node)
+        self.lb = []           # (initiator, target, ns, MB/s)
+
+    @classmethod
+    def from_topology(cls, path):
+        with open(path) as f:
+            t = json.load(f)
+        s = cls()
+        for n in t["nodes"]:
+            if n.get("memory-mb"):
+                if not n.get("cpus") and n.get("initiator") is not None:
+                    raise SystemExit("%s: node %d: libvirt 9.0 picks the "
+                                     "initiator of a cell without CPUs "
+                                     "itself (its best by latency)"
+                                     % (path, n["id"]))
+                s.cells[n["id"]] = (n.get("cpus", ""), n["memory-mb"])
+            elif n.get("cpus"):
+                raise SystemExit("%s: node %d has CPUs but no memory: "
+                                 "libvirt 9.0 cannot declare it"
+                                 % (path, n["id"]))
+            else:
+                s.gi_nodes.append(n["id"])
+        s.devices = t.get("devices", [])
+        for d in s.devices:
+            if d.get("multifunction"):
+                raise SystemExit("%s: device %s: --domain has no "
+                                 "multifunction stand-in" % (path, d["id"]))
+            for n in d["nodes"]:
+                s.gis.append(("ua-" + d["id"], n))
+        for e in t.get("hmat-lb", []):
+            s.lb.append((e["initiator"], e["target"], e["latency-ns"],
+                         e["bandwidth-mbs"]))
+        s.check()
+        return s
+
+    def check(self):
+        ids = sorted(list(self.cells) + self.gi_nodes)
+        if ids != list(range(len(ids))):
+            raise SystemExit("node ids must be 0..N-1 without holes, got "
+                             + fmt_list(ids))
+        if self.cells and max(self.cells) > min(self.gi_nodes or [1 << 30]):
+            raise SystemExit("libvirt's cells come first: every node with "
+                             "memory needs a lower id than every node "
+                             "without")
+        for alias, n in self.gis:
+            if not alias.startswith("ua-"):
+                raise SystemExit("device alias %r: libvirt user aliases "
+                                 "start with 'ua-'" % alias)
+
+    def libvirt_lb(self):
+        """The HMAT rows libvirt can write: between cells"""
+        return [e for e in self.lb if e[0] in self.cells and
+                e[1] in self.cells]
+
+    def qemu_lb(self):
+        return [e for e in self.lb if e not in self.libvirt_lb()]
+
+
+def arg(value):
+    return "  <qemu:arg value=%s/>" % quoteattr(value)
+
+
+def commandline(spec, hmat_on=False):
+    """The <qemu:commandline> element, as lines"""
+    out = ["<qemu:commandline>"]
+    if hmat_on:
+        out += ["  <!-- no <interconnects> in the XML: libvirt will not "
+                "turn HMAT on -->", arg("-machine"), arg("hmat=on")]
+    if spec.gi_nodes:
+        out.append("  <!-- NUMA nodes %s: generic initiators only, no "
+                   "memory (libvirt 9.0 cannot declare them) -->"
+                   % fmt_list(spec.gi_nodes))
+        for n in spec.gi_nodes:
+            out += [arg("-numa"), arg("node,nodeid=%d" % n)]
+    by_alias = {}
+    for alias, n in spec.gis:
+        by_alias.setdefault(alias, []).append(n)
+    for alias, nodes in by_alias.items():
+        out.append("  <!-- %s is a generic initiator in node%s %s -->"
+                   % (alias, "s" if len(nodes) > 1 else "", fmt_list(nodes)))
+        for n in nodes:
+            obj = {"qom-type": "acpi-generic-initiator",
+                   "id": "gi-%s-%d" % (alias, n), "pci-dev": alias,
+                   "node": n}
+            out += [arg("-object"),
+                    arg(json.dumps(obj, separators=(",", ":")))]
+    rows = spec.qemu_lb()
+    if rows:
+        out.append("  <!-- HMAT rows with a generic initiator node -->")
+    for i, t, lat, bw in rows:
+        lb = "hmat-lb,initiator=%d,target=%d,hierarchy=memory," % (i, t)
+        out += [arg("-numa"),
+                arg(lb + "data-type=access-latency,latency=%d" % lat),
+                arg("-numa"),
+                arg(lb + "data-type=access-bandwidth,bandwidth=%dM" % bw)]
+    out.append("</qemu:commandline>")
+    return out
+
+
+def numa(spec):
+    """The <numa> element (child of <cpu>), as lines"""
+    out = ["<numa>"]
+    for i in sorted(spec.cells):
+        cpus, mib = spec.cells[i]
+        out.append("  <cell id='%d'%s memory='%d' unit='MiB'/>"
+                   % (i, " cpus='%s'" % cpus if cpus else "", mib))
+    rows = spec.libvirt_lb()
+    if rows:
+        out.append("  <interconnects>")
+        for i, t, lat, bw in rows:
+            out.append("    <latency initiator='%d' target='%d' "
+                       "type='access' value='%d'/>" % (i, t, lat))
+            out.append("    <bandwidth initiator='%d' target='%d' "
+                       "type='access' value='%d' unit='MiB'/>" % (i, t, bw))
+        out.append("  </interconnects>")
+    out.append("</numa>")
+    return out
+
+
+def indent(lines, n):
+    return [" " * n + line for line in lines]
+
+
+def domain(spec, a):
+    """A whole TCG domain booting a kernel and initrd"""
+    x86 = a.arch == "x86_64"
+    vcpus = max(c for cpus, _ in spec.cells.values()
+                for c in parse_list(cpus)) + 1
+    mib = sum(m for _, m in spec.cells.values())
+    out = ["<domain type='qemu' xmlns:qemu='%s'>" % QEMU_NS,
+           "  <name>%s</name>" % escape(a.name),
+           "  <memory unit='MiB'>%d</memory>" % mib,
+           "  <vcpu placement='static'>%d</vcpu>" % vcpus,
+           "  <os>",
+           "    <type arch='%s' machine='%s'>hvm</type>"
+           % (a.arch, "q35" if x86 else "virt")]
+    if not x86:
+        out += ["    <loader readonly='yes' type='pflash'>%s</loader>"
+                % escape(a.loader),
+                "    <nvram template=%s>%s</nvram>"
+                % (quoteattr(a.nvram_template), escape(a.nvram))]
+    out += ["    <kernel>%s</kernel>" % escape(a.kernel),
+            "    <initrd>%s</initrd>" % escape(a.initrd),
+            "    <cmdline>console=%s quiet panic=-1</cmdline>"
+            % ("ttyS0" if x86 else "ttyAMA0"),
+            "  </os>",
+            "  <features>",
+            "    <acpi/>",
+            "  </features>",
+            "  <cpu%s>" % ("" if x86 else " mode='custom'")]
+    if not x86:
+        out.append("    <model>cortex-a57</model>")
+    out += indent(numa(spec), 4)
+    out += ["  </cpu>",
+            "  <on_poweroff>destroy</on_poweroff>",
+            "  <on_reboot>destroy</on_reboot>",
+            "  <on_crash>destroy</on_crash>",
+            "  <devices>",
+            "    <emulator>%s</emulator>" % escape(a.emulator)]
+    for k, d in enumerate(spec.devices):
+        bus = "0x%02x" % (k + 1) if d.get("root-port") else "0x00"
+        slot = "0x00" if d.get("root-port") else "0x%02x" % (0x10 + k)
+        out += ["    <!-- stands in for a GPU: a <hostdev> with the same "
+                "alias in real use -->",
+                "    <rng model='virtio'>",
+                "      <backend model='random'>/dev/urandom</backend>",
+                "      <alias name='ua-%s'/>" % escape(d["id"]),
+                "      <address type='pci' domain='0x0000' bus='%s' "
+                "slot='%s' function='0x0'/>" % (bus, slot),
+                "    </rng>"]
+    if a.console_log:
+        out += ["    <serial type='file'>",
+                "      <source path=%s/>" % quoteattr(a.console_log),
+                "    </serial>"]
+    out += ["    <controller type='usb' model='none'/>",
+            "    <memballoon model='none'/>",
+            "  </devices>"]
+    out += indent(commandline(spec, hmat_on=bool(spec.lb) and
+                              not spec.libvirt_lb()), 2)
+    out.append("</domain>")
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n", 2)[2])
+    ap.add_argument("--gi", action="append", default=[],
+                    metavar="ALIAS:NODES",
+                    help="device ALIAS is a generic initiator in NODES "
+                    "(e.g. ua-gpu0:1-8); NODES are created")
+    ap.add_argument("--hmat-lb", action="append", default=[],
+                    metavar="INITIATORS:TARGET:NS:MBS",
+                    help="access latency NS and bandwidth MBS (MB/s) from "
+                    "each of INITIATORS to TARGET (e.g. 1-8:0:300:4000)")
+    ap.add_argument("--hmat-on", action="store_true",
+                    help="also pass -machine hmat=on (when the XML has no "
+                    "<interconnects>)")
+    ap.add_argument("--topology", help="a tests/guest/topologies file")
+    ap.add_argument("--domain", action="store_true",
+                    help="with --topology: print a whole domain")
+    ap.add_argument("--name", default="numa-gi")
+    ap.add_argument("--arch", default="x86_64",
+                    choices=["x86_64", "aarch64"])
+    ap.add_argument("--emulator", default="/usr/bin/qemu-system-x86_64")
+    ap.add_argument("--kernel", default="/boot/vmlinuz")
+    ap.add_argument("--initrd", default="/boot/initrd.img")
+    ap.add_argument("--loader", default="/usr/share/AAVMF/AAVMF_CODE.fd")
+    ap.add_argument("--nvram-template",
+                    default="/usr/share/AAVMF/AAVMF_VARS.fd")
+    ap.add_argument("--nvram", default="/var/lib/libvirt/qemu/nvram/"
+                    "numa-gi_VARS.fd")
+    ap.add_argument("--console-log", help="serial console to this file")
+    a = ap.parse_args()
+
+    if a.topology:
+        if a.gi or a.hmat_lb:
+            ap.error("--topology cannot be combined with --gi/--hmat-lb")
+        spec = Spec.from_topology(a.topology)
+        if a.domain:
+            print("\n".join(domain(spec, a)))
+            return 0
+        print("<!-- in <cpu>: -->")
+        print("\n".join(numa(spec)))
+        print("<!-- in <domain xmlns:qemu='%s'>: -->" % QEMU_NS)
+        print("\n".join(commandline(spec, a.hmat_on)))
+        return 0
+    if a.domain:
+        ap.error("--domain needs --topology")
+    if not a.gi:
+        ap.error("give --gi ALIAS:NODES (or --topology FILE)")
+    spec = Spec()
+    for g in a.gi:
+        alias, sep, nodes = g.rpartition(":")
+        if not sep or not alias:
+            ap.error("--gi %r: expected ALIAS:NODES" % g)
+        for n in parse_list(nodes):
+            spec.gis.append((alias, n))
+            if n not in spec.gi_nodes:
+                spec.gi_nodes.append(n)
+    spec.gi_nodes.sort()
+    for h in a.hmat_lb:
+        try:
+            inits, target, lat, bw = h.split(":")
+            for i in parse_list(inits):
+                spec.lb.append((i, int(target), int(lat), int(bw)))
+        except ValueError:
+            ap.error("--hmat-lb %r: expected INITIATORS:TARGET:NS:MBS" % h)
+    for alias, n in spec.gis:
+        if not alias.startswith("ua-"):
+            ap.error("--gi %s: libvirt user aliases start with 'ua-'"
+                     % alias)
+    print("<!-- in <domain xmlns:qemu='%s'>: -->" % QEMU_NS)
+    print("\n".join(commandline(spec, a.hmat_on)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,612 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Run our QEMU under Debian's libvirt and check what the guest sees.
+
+Needs root.  Installs libvirt-daemon-system and libvirt-clients with
+apt-get when they are missing (--install), then, in a private mount
+namespace so that the host's libvirt configuration and state are never
+touched:
+
+  - starts virtlogd and libvirtd directly (no systemd), with QEMU run as
+    root, no security driver, no cgroups, and their own /run, /var/lib,
+    /var/cache and /var/log directories for libvirt;
+  - probes our binaries with 'virsh domcapabilities' (q35, virt) and
+    checks that libvirt read our version and package string;
+  - checks that a vcpu-affinity object is refused, with a clear error,
+    under the seccomp sandbox libvirt gives QEMU by default;
+  - turns the sandbox off and starts a TCG domain made by
+    scripts/gi-libvirt.py from a guest topology: memory cells and HMAT in
+    libvirt's XML, generic-initiator nodes, objects and HMAT rows in
+    <qemu:commandline>, plus libvirt <cputune> and our vcpu-affinity and
+    emulator-affinity objects.  Paused, before any guest code, it checks
+    the QMP schema libvirt's QEMU offers, the generic initiator objects,
+    and who placed each thread (libvirt pins after QEMU does, so libvirt
+    wins); resumed, the guest harness (tests/guest/init) boots, and its
+    view is checked like tests/guest/numa-guest.py does;
+  - stops every process it started, by pid.
+
+Prints one line per check: "ok NAME", "FAIL NAME: DETAIL" or
+"skip NAME: REASON"; exits 1 if any check failed.
+"""
+
+import argparse
+import importlib.util
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+PACKAGES = ["libvirt-daemon-system", "libvirt-clients"]
+PRIVATE_DIRS = ["/run/libvirt", "/var/lib/libvirt", "/var/cache/libvirt",
+                "/var/log/libvirt"]
+QEMU_NS = "http://libvirt.org/schemas/domain/qemu/1.0"
+MACHINE = {"x86_64": "q35", "aarch64": "virt"}
+
+
+def load(name, path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+guest = load("numa_guest", os.path.join(TOP, "tests/guest/numa-guest.py"))
+gi_libvirt = load("gi_libvirt", os.path.join(TOP, "scripts/gi-libvirt.py"))
+
+
+class Results:
+    def __init__(self):
+        self.failed = 0
+
+    def ok(self, name):
+        print("ok %s" % name, flush=True)
+
+    def fail(self, name, detail):
+        self.failed += 1
+        print("FAIL %s: %s" % (name, detail), flush=True)
+
+    def skip(self, name, reason):
+        print("skip %s: %s" % (name, reason), flush=True)
+
+    def check(self, cond, name, detail=""):
+        if cond:
+            self.ok(name)
+        else:
+            self.fail(name, detail)
+        return cond
+
+
+def run(cmd, timeout=120, **kw):
+    return subprocess.run(cmd, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, timeout=timeout,
+                          universal_newlines=True, **kw)
+
+
+def virsh(*args, timeout=120):
+    return run(["virsh", "-c", "qemu:///system"] + list(args),
+               timeout=timeout)
+
+
+def qmp(dom, command, arguments=None):
+    cmd = {"execute": command}
+    if arguments is not None:
+        cmd["arguments"] = arguments
+    p = virsh("qemu-monitor-command", dom, json.dumps(cmd))
+    if p.returncode:
+        raise RuntimeError("%s: %s" % (command, p.stdout.strip()))
+    return json.loads(p.stdout)["return"]
+
+
+# Setup -------------------------------------------------------------------
+
+def missing_tools():
+    return [t for t in ("libvirtd", "virtlogd", "virsh")
+            if not shutil.which(t)]
+
+
+def install():
+    """apt-get install the packages; services are not started (a
+    policy-rc.d that refuses, only while apt-get runs, if there is none)"""
+    policy = "/usr/sbin/policy-rc.d"
+    ours = not os.path.exists(policy)
+    if ours:
+        with open(policy, "w") as f:
+            f.write("#!/bin/sh\n# libvirt-test.py: no service starts\n"
+                    "exit 101\n")
+        os.chmod(policy, 0o755)
+    try:
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        p = run(["apt-get", "install", "-y", "--no-install-recommends"] +
+                PACKAGES, timeout=1800, env=env)
+        return p.returncode == 0, p.stdout
+    finally:
+        if ours:
+            os.unlink(policy)
+
+
+def private_libvirt(work):
+    """Private copies of /etc/libvirt and empty state directories"""
+    etc = os.path.join(work, "etc")
+    shutil.copytree("/etc/libvirt", etc, symlinks=True)
+    # no autostarted networks: they would create host bridges
+    shutil.rmtree(os.path.join(etc, "qemu/networks/autostart"),
+                  ignore_errors=True)
+    with open(os.path.join(etc, "libvirtd.conf"), "a") as f:
+        f.write('\n# libvirt-test.py\nauth_unix_rw = "none"\n'
+                'auth_unix_ro = "none"\n'
+                'log_outputs = "3:file:%s/libvirtd.log"\n' % work)
+    write_qemu_conf(work, sandbox=None)
+    subprocess.check_call(["mount", "--bind", etc, "/etc/libvirt"])
+    for d in PRIVATE_DIRS:
+        os.makedirs(d, exist_ok=True)
+        subprocess.check_call(["mount", "-t", "tmpfs", "libvirt-test", d])
+
+
+def write_qemu_conf(work, sandbox):
+    """QEMU runs as root, unconfined, without cgroups or a /dev namespace
+    (none of which a chroot or container reliably offers)"""
+    base = os.path.join(work, "qemu.conf.orig")
+    conf = os.path.join(work, "etc/qemu.conf")
+    if not os.path.exists(base):
+        shutil.copyfile(conf, base)
+    shutil.copyfile(base, conf)
+    with open(conf, "a") as f:
+        f.write('\n# libvirt-test.py\nuser = "root"\ngroup = "root"\n'
+                'dynamic_ownership = 0\nremember_owner = 0\n'
+                'security_driver = "none"\ncgroup_controllers = [ ]\n'
+                'namespaces = [ ]\n')
+        if sandbox is not None:
+            f.write("seccomp_sandbox = %d\n" % sandbox)
+
+
+class Daemons:
+    def __init__(self, work):
+        self.work = work
+        self.pids = {}
+
+    def start(self, name):
+        pidfile = os.path.join(self.work, name + ".pid")
+        if os.path.exists(pidfile):
+            os.unlink(pidfile)
+        subprocess.check_call([name, "--daemon", "--pid-file", pidfile])
+        for _ in range(100):
+            if os.path.exists(pidfile) and open(pidfile).read().strip():
+                break
+            time.sleep(0.1)
+        self.pids[name] = int(open(pidfile).read())
+        sock = {"libvirtd": "/run/libvirt/libvirt-sock",
+                "virtlogd": "/run/libvirt/virtlogd-sock"}[name]
+        for _ in range(100):
+            if os.path.exists(sock):
+                return
+            time.sleep(0.1)
+        raise RuntimeError("%s started (pid %d) but made no %s"
+                           % (name, self.pids[name], sock))
+
+    def stop(self, name):
+        pid = self.pids.pop(name, None)
+        if pid is None:
+            return
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        for _ in range(100):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.1)
+        os.kill(pid, signal.SIGKILL)
+
+    def stop_all(self):
+        for name in ("libvirtd", "virtlogd"):
+            self.stop(name)
+
+
+# Checks ------------------------------------------------------------------
+
+def pkgversion(binary):
+    out = run([binary, "--version"]).stdout
+    m = re.search(r"version ([0-9.]+) \(([^)]*)\)", out)
+    return m.groups() if m else (None, None)
+
+
+def check_domcapabilities(r, build, arch):
+    binary = os.path.join(build, "qemu-system-" + arch)
+    name = "%s: virsh domcapabilities --machine %s" % (arch, MACHINE[arch])
+    p = virsh("domcapabilities", "--emulatorbin", binary, "--arch", arch,
+              "--machine", MACHINE[arch], "--virttype", "qemu")
+    if not r.check(p.returncode == 0, name, p.stdout.strip()[-400:]):
+        return
+    m = re.search(r"<machine>([^<]*)</machine>", p.stdout)
+    r.check(m and m.group(1).endswith("7.2"),
+            "%s: libvirt resolved machine %s to %s"
+            % (arch, MACHINE[arch], m.group(1) if m else "?"),
+            m.group(1) if m else "no <machine>")
+    version, package = pkgversion(binary)
+    cache = [os.path.join(d, f) for d, _, fs in
+             os.walk("/var/cache/libvirt/qemu/capabilities") for f in fs]
+    found = [f for f in cache if ("<emulator>%s</emulator>" % binary)
+             in open(f).read()]
+    text = open(found[0]).read() if found else ""
+    r.check(package and ("<package>%s</package>" % package) in text,
+            "%s: libvirt's capability cache has our package string %r"
+            % (arch, package), "cache files: %s" % (found or cache))
+
+
+def domain_xml(args, arch, topo_path, console_log, extra):
+    a = argparse.Namespace(
+        name="numa-gi-%s" % arch, arch=arch,
+        emulator=os.path.join(args.build, "qemu-system-" + arch),
+        kernel=args.assets["KERNEL_" + arch],
+        initrd=args.assets["INITRD_" + arch],
+        loader=args.assets.get("FIRMWARE_aarch64", ""),
+        nvram_template=args.assets.get("VARS_aarch64", ""),
+        nvram="/var/lib/libvirt/qemu/nvram/numa-gi-%s_VARS.fd" % arch,
+        console_log=console_log)
+    spec = gi_libvirt.Spec.from_topology(topo_path)
+    ET.register_namespace("qemu", QEMU_NS)
+    root = ET.fromstring("\n".join(gi_libvirt.domain(spec, a)))
+    extra(root)
+    return ET.tostring(root, encoding="unicode")
+
+
+def add_affinity(root, host_cpus, emulatorpin):
+    """libvirt pins vCPU 0 to the last host CPU and the emulator to
+    @emulatorpin; our objects put every vCPU and the emulator on the
+    first"""
+    first, last = host_cpus[0], host_cpus[-1]
+    cputune = ET.SubElement(root, "cputune")
+    ET.SubElement(cputune, "vcpupin", vcpu="0", cpuset=str(last))
+    ET.SubElement(cputune, "emulatorpin", cpuset=emulatorpin)
+    cl = root.find("{%s}commandline" % QEMU_NS)
+    for obj in ({"qom-type": "vcpu-affinity", "id": "va-default",
+                 "host-cpus": [first]},
+                {"qom-type": "emulator-affinity", "id": "ea",
+                 "host-cpus": [first]}):
+        for v in ("-object", json.dumps(obj, separators=(",", ":"))):
+            ET.SubElement(cl, "{%s}arg" % QEMU_NS, value=v)
+
+
+def host_cpus():
+    return sorted(os.sched_getaffinity(0))
+
+
+def thread_cpus(pid, tid):
+    with open("/proc/%d/task/%d/status" % (pid, tid)) as f:
+        m = re.search(r"^Cpus_allowed_list:\s*(\S+)", f.read(), re.M)
+    return guest.parse_list(m.group(1))
+
+
+def qemu_pid(dom):
+    with open("/run/libvirt/qemu/%s.pid" % dom) as f:
+        return int(f.read())
+
+
+def check_example(r, args, work):
+    """docs/system/libvirt-gpu-mig.xml is valid for libvirt (schema and
+    post-parse checks), with our binary and TCG in place of KVM"""
+    with open(os.path.join(TOP, "docs/system/libvirt-gpu-mig.xml")) as f:
+        xml = f.read()
+    xml = xml.replace("<domain type='kvm'", "<domain type='qemu'")
+    xml = re.sub(r"<emulator>[^<]*</emulator>", "<emulator>%s</emulator>"
+                 % os.path.join(args.build, "qemu-system-x86_64"), xml)
+    xml = xml.replace("<cpu mode='host-passthrough'>", "<cpu>")
+    path = os.path.join(work, "libvirt-gpu-mig.xml")
+    with open(path, "w") as f:
+        f.write(xml)
+    p = virsh("define", "--validate", path)
+    if r.check(p.returncode == 0, "docs/system/libvirt-gpu-mig.xml: virsh "
+               "define --validate accepts it", p.stdout.strip()):
+        virsh("undefine", "gpu-mig")
+
+
+def check_limits(r, args, work, topo):
+    """What libvirt 9.0 does that the recipe works around"""
+    def no_acpi(root):
+        root.find("features").remove(root.find("features/acpi"))
+
+    def empty_cell(root):
+        ET.SubElement(root.find("cpu/numa"), "cell", id="1", memory="0",
+                      unit="MiB")
+        root.remove(root.find("{%s}commandline" % QEMU_NS))
+
+    for name, edit, cmd, pattern in (
+            ("without <features><acpi/> libvirt passes -no-acpi (no SRAT)",
+             no_acpi, "domxml-to-native", r"(^| )-no-acpi( |$)"),
+            ("a <cell memory='0'> fails: QEMU refuses a 0-byte backend",
+             empty_cell, "create",
+             r"memory-backend-ram doesn't take value '0'")):
+        xml = domain_xml(args, "x86_64", topo, None, edit)
+        path = os.path.join(work, "limit-%d.xml" % len(os.listdir(work)))
+        with open(path, "w") as f:
+            f.write(xml)
+        if cmd == "create":
+            p = virsh("create", path, "--paused")
+            if p.returncode == 0:
+                virsh("destroy", "numa-gi-x86_64")
+        else:
+            p = virsh("domxml-to-native", "qemu-argv", path)
+        r.check(re.search(pattern, p.stdout, re.M) is not None,
+                "x86_64: " + name, p.stdout.strip()[-400:])
+
+
+def check_refusal(r, args, work, arch, topo, name, pattern, **kw):
+    """A domain that QEMU must refuse to start, with one clear message"""
+    cpus = host_cpus()
+    emulatorpin = kw.get("emulatorpin", gi_libvirt.fmt_list(cpus))
+    xml = domain_xml(args, arch, topo, None, lambda root: add_affinity(
+        root, cpus, emulatorpin))
+    path = os.path.join(work, "refused-%d.xml" % len(os.listdir(work)))
+    with open(path, "w") as f:
+        f.write(xml)
+    p = virsh("create", path, "--paused")
+    if p.returncode == 0:
+        virsh("destroy", "numa-gi-%s" % arch)
+        r.fail(name, "the domain started")
+        return
+    m = re.search(r"qemu-system-[a-z0-9_]+: (.*)", p.stdout)
+    r.check(re.search(pattern, p.stdout) is not None,
+            "%s (%s)" % (name, m.group(1).strip() if m else "?"),
+            p.stdout.strip()[-500:])
+
+
+def check_domain(r, args, work, arch, topo_path, affinity):
+    dom = "numa-gi-%s" % arch
+    log = os.path.join(work, "console-%s.log" % arch)
+    cpus = host_cpus()
+    pin = affinity and len(cpus) >= 2
+    if affinity and not pin:
+        r.skip("%s: libvirt <cputune> against vcpu-affinity" % arch,
+               "needs 2 host CPUs, this process may use %s" % cpus)
+    xml = domain_xml(args, arch, topo_path, log,
+                     (lambda root: add_affinity(
+                         root, cpus, gi_libvirt.fmt_list(cpus))) if pin
+                     else (lambda root: None))
+    path = os.path.join(work, "%s.xml" % dom)
+    with open(path, "w") as f:
+        f.write(xml)
+    p = virsh("create", path, "--paused", timeout=300)
+    if not r.check(p.returncode == 0, "%s: libvirt starts the domain "
+                   "(%s)" % (arch, os.path.basename(path)),
+                   p.stdout.strip()[-800:]):
+        return
+    try:
+        check_paused(r, arch, dom, cpus if pin else None)
+        t0 = time.monotonic()
+        p = virsh("resume", dom)
+        r.check(p.returncode == 0, "%s: virsh resume" % arch, p.stdout)
+        while time.monotonic() - t0 < args.timeout:
+            if "shut off" in virsh("domstate", dom).stdout or \
+                    virsh("domstate", dom).returncode:
+                break
+            time.sleep(0.5)
+        else:
+            r.fail("%s: the guest powers off" % arch,
+                   "still running after %d s" % args.timeout)
+            return
+        secs = time.monotonic() - t0
+    finally:
+        virsh("destroy", dom)
+    check_cmdline(r, work, arch, dom)
+    check_guest(r, arch, topo_path, log, secs)
+
+
+def check_paused(r, arch, dom, cpus):
+    schema = qmp(dom, "query-qmp-schema")
+    names = set(e.get("name") for e in schema)
+    values = set(v for e in schema for v in e.get("values", []))
+    for what, present in (("object type acpi-generic-initiator",
+                           "acpi-generic-initiator" in values),
+                          ("object type vcpu-affinity",
+                           "vcpu-affinity" in values),
+                          ("command query-vcpu-affinity",
+                           "query-vcpu-affinity" in names)):
+        r.check(present, "%s: query-qmp-schema through libvirt has %s"
+                % (arch, what))
+    objs = [o["name"] for o in qmp(dom, "qom-list", {"path": "/objects"})
+            if o["type"] == "child<acpi-generic-initiator>"]
+    r.check(len(objs) > 0, "%s: the generic initiators are QOM objects "
+            "(%d)" % (arch, len(objs)), "none under /objects")
+    if cpus is None:
+        return
+    first, last = str(cpus[0]), str(cpus[-1])
+    pid = qemu_pid(dom)
+    info = qmp(dom, "query-vcpu-affinity")
+    for v in info["vcpus"]:
+        i = v["cpu-index"]
+        want = [cpus[-1]] if i == 0 else cpus
+        real = thread_cpus(pid, v["thread-id"])
+        r.check(v.get("affinity") == want and real == want,
+                "%s: vCPU %d on host CPUs %s: libvirt's %s wins over "
+                "vcpu-affinity va-default (%s)" %
+                (arch, i, gi_libvirt.fmt_list(want),
+                 "vcpupin" if i == 0 else "default (every host CPU)",
+                 first),
+                "query %s, /proc %s" % (v.get("affinity"), real))
+        r.check(v.get("rule") == "va-default",
+                "%s: vCPU %d: query-vcpu-affinity still names our rule"
+                % (arch, i), "rule %s" % v.get("rule"))
+    # libvirt applies <emulatorpin> before it lets QEMU run (as the start
+    # set); emulator-affinity then narrows it, so ours wins here
+    emu = info["emulator"]
+    vcpu_tids = set(v["thread-id"] for v in info["vcpus"])
+    others = {}
+    for tid in sorted(int(t) for t in os.listdir("/proc/%d/task" % pid)):
+        if tid not in vcpu_tids:
+            with open("/proc/%d/task/%d/comm" % (pid, tid)) as f:
+                others["%s(%d)" % (f.read().strip(), tid)] = \
+                    thread_cpus(pid, tid)
+    r.check(emu.get("affinity") == [cpus[0]] and emu.get("rule") == "ea" and
+            others and all(c == [cpus[0]] for c in others.values()),
+            "%s: emulator threads on host CPU %s: emulator-affinity ea "
+            "narrows libvirt's emulatorpin (%s): %s"
+            % (arch, first, gi_libvirt.fmt_list(cpus),
+               ", ".join(sorted(others))),
+            "query %s; /proc %s" % (emu, " ".join(
+                "%s:%s" % kv for kv in sorted(others.items()))))
+    p = virsh("vcpupin", dom)
+    r.check(re.search(r"^\s*0\s+%s\s*$" % re.escape(last), p.stdout, re.M)
+            is not None, "%s: virsh vcpupin agrees: vCPU 0 on %s"
+            % (arch, last), p.stdout.strip())
+
+
+def check_cmdline(r, work, arch, dom):
+    """Where each HMAT row came from: libvirt formats its interconnects'
+    bandwidth in KiB; our commandline rows are in MiB"""
+    try:
+        text = open("/var/log/libvirt/qemu/%s.log" % dom).read()
+    except OSError as e:
+        r.fail("%s: QEMU log" % arch, str(e))
+        return
+    # libvirt logs the command line one argument per line, joined by " \"
+    lines = text.replace(" \\\n", " ").splitlines()
+    cmds = [line for line in lines if line.startswith("LC_ALL=")]
+    cmd = cmds[-1] if cmds else ""
+    with open(os.path.join(work, "%s-qemu.log" % dom), "w") as f:
+        f.write(text)
+    r.check("hmat=on" in cmd, "%s: libvirt turned HMAT on" % arch)
+    r.check(re.search(r"hmat-lb,initiator=0,target=0,hierarchy=memory,"
+                      r"data-type=access-bandwidth,bandwidth=\d+K", cmd)
+            is not None, "%s: the CPU row came from libvirt's "
+            "<interconnects>" % arch)
+    r.check(re.search(r"hmat-lb,initiator=[1-9]\d*,target=0,"
+                      r"hierarchy=memory,data-type=access-bandwidth,"
+                      r"bandwidth=\d+M", cmd) is not None,
+            "%s: the generic initiator rows came from "
+            "<qemu:commandline>" % arch)
+
+
+def check_guest(r, arch, topo_path, log, secs):
+    topo = guest.Topology(topo_path)
+    try:
+        out = open(log, errors="replace").read()
+    except OSError as e:
+        r.fail("%s: guest console" % arch, str(e))
+        return
+    g = guest.parse_guest(out)
+    if not r.check("end" in g, "%s: the guest ran tests/guest/init to the "
+                   "end (%.1f s)" % (arch, secs),
+                   "last lines:\n" + "\n".join(out.splitlines()[-15:])):
+        return
+    ck = guest.Checker(quiet=True)
+    guest.verify(topo, g, ck)
+    for line in ck.lines:
+        if line.startswith("FAIL"):
+            r.fail("%s guest" % arch, line[4:].strip())
+    if not ck.failed:
+        r.ok("%s guest sees the topology: %d checks of "
+             "tests/guest/numa-guest.py passed (GI nodes online, HMAT from "
+             "both sources, access0/access1)" % (arch, ck.passed))
+
+
+def in_namespace(args):
+    r = Results()
+    work = tempfile.mkdtemp(prefix="libvirt-test-", dir=args.workdir)
+    daemons = Daemons(work)
+    try:
+        private_libvirt(work)
+        daemons.start("virtlogd")
+        daemons.start("libvirtd")
+        p = run(["libvirtd", "--version"])
+        r.ok("libvirtd and virtlogd started (%s)" % p.stdout.strip())
+        for arch in args.arch:
+            check_domcapabilities(r, args.build, arch)
+        topo = args.topology
+        if "x86_64" in args.arch:
+            check_example(r, args, work)
+            check_limits(r, args, work, topo)
+        # libvirt's default -sandbox denies QEMU resource control
+        check_refusal(r, args, work, args.arch[0], topo,
+                      "%s: under libvirt's default seccomp sandbox a "
+                      "vcpu-affinity object stops QEMU with a clear error"
+                      % args.arch[0],
+                      r"vcpu-affinity 'va-default': cannot set thread "
+                      r"affinity.*resourcecontrol=deny")
+        # the rest with QEMU allowed to set affinity, so that both
+        # placements happen and the order decides
+        write_qemu_conf(work, sandbox=0)
+        daemons.stop("libvirtd")
+        daemons.start("libvirtd")
+        cpus = host_cpus()
+        if len(cpus) >= 2:
+            # libvirt starts QEMU on <emulatorpin>; our rules must stay
+            # within the host CPUs QEMU was started on
+            check_refusal(r, args, work, args.arch[0], topo,
+                          "%s: a vcpu-affinity rule outside libvirt's "
+                          "<emulatorpin> stops QEMU with a clear error"
+                          % args.arch[0],
+                          r"vcpu-affinity 'va-default': host CPU %d is not "
+                          r"one QEMU may run on \(%d\)"
+                          % (cpus[0], cpus[-1]), emulatorpin=str(cpus[-1]))
+        for k, arch in enumerate(args.arch):
+            check_domain(r, args, work, arch, topo, affinity=(k == 0))
+    except Exception as e:
+        r.fail("libvirt test", "%s: %s" % (type(e).__name__, e))
+    finally:
+        daemons.stop_all()
+        if args.keep:
+            print("logs and XML kept in %s" % work)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    return 1 if r.failed else 0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--build", required=True)
+    ap.add_argument("--assets", required=True)
+    ap.add_argument("--arch", default="x86_64,aarch64")
+    ap.add_argument("--topology",
+                    default=os.path.join(TOP, "tests/guest/topologies/"
+                                         "mig.json"))
+    ap.add_argument("--install", action="store_true",
+                    help="apt-get install libvirt when it is missing")
+    ap.add_argument("--timeout", type=int, default=300)
+    ap.add_argument("--workdir", default=None)
+    ap.add_argument("--keep", action="store_true")
+    args = ap.parse_args()
+    args.arch = args.arch.split(",")
+    args.build = os.path.abspath(args.build)
+    args.assets = guest.load_assets(args.assets)
+
+    if os.environ.get("LIBVIRT_TEST_NS") == "1":
+        return in_namespace(args)
+    name = "libvirt"
+    if os.geteuid() != 0:
+        print("skip %s: needs root (to install and start libvirtd, which "
+              "runs QEMU)" % name)
+        return 0
+    if missing_tools():
+        if not args.install:
+            print("skip %s: %s not installed (apt-get install %s)"
+                  % (name, ", ".join(missing_tools()), " ".join(PACKAGES)))
+            return 0
+        done, out = install()
+        if not done or missing_tools():
+            print("skip %s: apt-get install %s failed:\n%s"
+                  % (name, " ".join(PACKAGES), out[-1500:]))
+            return 0
+    p = subprocess.run(["unshare", "--mount", "true"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    if p.returncode:
+        print("skip %s: cannot make a private mount namespace (unshare "
+              "--mount failed)" % name)
+        return 0
+    env = dict(os.environ, LIBVIRT_TEST_NS="1")
+    p = subprocess.run(["unshare", "--mount", "--propagation", "private",
+                        sys.executable] + sys.argv, env=env)
+    return p.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
