@@ -172,18 +172,21 @@ class Daemons:
         self.work = work
         self.pids = {}
 
+    SOCKETS = {"libvirtd": "/run/libvirt/libvirt-sock",
+               "virtlogd": "/run/libvirt/virtlogd-sock"}
+
     def start(self, name):
         pidfile = os.path.join(self.work, name + ".pid")
-        if os.path.exists(pidfile):
-            os.unlink(pidfile)
+        sock = self.SOCKETS[name]
+        for stale in (pidfile, sock):
+            if os.path.exists(stale):
+                os.unlink(stale)
         subprocess.check_call([name, "--daemon", "--pid-file", pidfile])
         for _ in range(100):
             if os.path.exists(pidfile) and open(pidfile).read().strip():
                 break
             time.sleep(0.1)
         self.pids[name] = int(open(pidfile).read())
-        sock = {"libvirtd": "/run/libvirt/libvirt-sock",
-                "virtlogd": "/run/libvirt/virtlogd-sock"}[name]
         for _ in range(100):
             if os.path.exists(sock):
                 return
@@ -208,6 +211,10 @@ class Daemons:
         os.kill(pid, signal.SIGKILL)
 
     def stop_all(self):
+        """Every domain left running, then the daemons"""
+        if "libvirtd" in self.pids:
+            for dom in virsh("list", "--name").stdout.split():
+                virsh("destroy", dom)
         for name in ("libvirtd", "virtlogd"):
             self.stop(name)
 
