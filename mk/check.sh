@@ -31,10 +31,20 @@ fail=0
 skip=0
 failed=""
 
+# stage NAME: print how long the previous stage took, start timing NAME
+stage() {
+    now=$(date +%s)
+    if [ -n "${stage_name:-}" ]; then
+        echo "check: $stage_name took $((now - stage_t)) s"
+    fi
+    stage_name=$1
+    stage_t=$now
+}
 ok()   { pass=$((pass + 1)); echo "  ok    $1"; }
 bad()  { fail=$((fail + 1)); failed="$failed $1"; echo "  FAIL  $1  (log: $2)"; }
 
 # 1. style ----------------------------------------------------------------
+stage checkpatch
 echo "check: checkpatch"
 cp="$SRC/scripts/checkpatch.pl"
 # our C files: git's list, or every C file outside .build without git
@@ -125,6 +135,7 @@ if [ -n "$jobs" ]; then
     set -- $jobs
     first=$1
     shift
+    stage qtests
     echo "check: qtests: $first | $*"
     run_qtest "${first%%:*}" "${first#*:}" > "$LOG/results-$first" &
     for j in "$@"; do
@@ -146,6 +157,7 @@ done
 
 # 4. guest tests -------------------------------------------------------------
 if [ -z "${CHECK_STYLE_ONLY:-}" ]; then
+    stage "guest tests"
     echo "check: guest tests"
     for arch in x86_64 aarch64; do
         for t in ${GUEST_TOPOLOGIES:-$(cd "$top/tests/guest/topologies" &&
@@ -167,6 +179,7 @@ fi
 
 # 5. libvirt: Debian's libvirt runs our QEMU (root only; else a visible skip)
 if [ -z "${CHECK_STYLE_ONLY:-}" ]; then
+    stage libvirt
     echo "check: libvirt"
     l="$LOG/libvirt.log"
     inst=
@@ -190,6 +203,7 @@ fi
 
 # 6. make bench at its smallest size: it runs, nothing is timed ------------
 if [ -z "${CHECK_STYLE_ONLY:-}" ]; then
+    stage "bench (tiny)"
     echo "check: bench (tiny)"
     l="$LOG/bench-tiny.log"
     if python3 "$top/mk/bench.py" --tiny --build "$BLD" \
@@ -202,6 +216,7 @@ if [ -z "${CHECK_STYLE_ONLY:-}" ]; then
     fi
 fi
 
+stage ""
 echo
 if [ $fail -ne 0 ]; then
     echo "check: failed:$failed"

@@ -516,11 +516,37 @@ def check_guest(r, arch, topo_path, log, secs):
              "both sources, access0/access1)" % (arch, ck.passed))
 
 
-def in_namespace(args):
+def mounts_leak(dirs):
+    """Whether a mount made here, in one of @dirs, shows in the parent's
+    mount namespace (tried with an empty tmpfs on a new subdirectory)"""
+    for d in dirs:
+        os.makedirs(d, exist_ok=True)
+        canary = os.path.join(d, ".libvirt-test-canary")
+        os.mkdir(canary)
+        try:
+            subprocess.check_call(["mount", "-t", "tmpfs", "libvirt-test",
+                                   canary])
+            try:
+                with open("/proc/%d/mountinfo" % os.getppid()) as f:
+                    if any(line.split()[4] == canary for line in f):
+                        return True
+            finally:
+                subprocess.check_call(["umount", canary])
+        finally:
+            os.rmdir(canary)
+    return False
+
+
+def in_namespace(args, mode):
     r = Results()
     work = tempfile.mkdtemp(prefix="libvirt-test-", dir=args.workdir)
     daemons = Daemons(work)
     try:
+        if mode != "private" and mounts_leak(["/etc/libvirt"] +
+                                             PRIVATE_DIRS):
+            r.skip("libvirt", "no private mount namespace here: mounts "
+                   "would reach the host's /etc/libvirt and /run/libvirt")
+            return 0
         private_libvirt(work)
         daemons.start("virtlogd")
         daemons.start("libvirtd")
@@ -586,8 +612,8 @@ def main():
     args.build = os.path.abspath(args.build)
     args.assets = guest.load_assets(args.assets)
 
-    if os.environ.get("LIBVIRT_TEST_NS") == "1":
-        return in_namespace(args)
+    if os.environ.get("LIBVIRT_TEST_NS"):
+        return in_namespace(args, os.environ["LIBVIRT_TEST_NS"])
     name = "libvirt"
     if os.geteuid() != 0:
         print("skip %s: needs root (to install and start libvirtd, which "
@@ -603,17 +629,22 @@ def main():
             print("skip %s: apt-get install %s failed:\n%s"
                   % (name, " ".join(PACKAGES), out[-1500:]))
             return 0
-    p = subprocess.run(["unshare", "--mount", "true"],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    if p.returncode:
-        print("skip %s: cannot make a private mount namespace (unshare "
-              "--mount failed)" % name)
+    # "private" makes every mount of the new namespace private.  In a
+    # chroot it fails ("/" is no mount point there); then the namespace
+    # keeps the propagation it inherits, and the child checks that its
+    # mounts do not reach this namespace before it makes any other
+    for mode in ("private", "unchanged"):
+        cmd = ["unshare", "--mount", "--propagation", mode]
+        if subprocess.run(cmd + ["true"], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.STDOUT).returncode == 0:
+            break
+    else:
+        print("skip %s: cannot make a mount namespace (unshare --mount "
+              "failed)" % name)
         return 0
-    env = dict(os.environ, LIBVIRT_TEST_NS="1")
-    p = subprocess.run(["unshare", "--mount", "--propagation", "private",
-                        sys.executable] + sys.argv, env=env)
-    return p.returncode
-
+    env = dict(os.environ, LIBVIRT_TEST_NS=mode)
+    return subprocess.run(cmd + [sys.executable] + sys.argv,
+                          env=env).returncode
 
 if __name__ == "__main__":
     sys.exit(main())
