@@ -361,8 +361,12 @@ def check_refusal(r, args, work, arch, topo, name, pattern, **kw):
         virsh("destroy", "numa-gi-%s" % arch)
         r.fail(name, "the domain started")
         return
-    m = re.search(r"qemu-system-[a-z0-9_]+: (.*)", p.stdout)
-    r.check(re.search(pattern, p.stdout) is not None,
+    # libvirt's error normally quotes QEMU's; when QEMU exits before
+    # libvirt reads it ("failed to connect to monitor socket"), QEMU's
+    # log has it
+    text = p.stdout + "\n" + domain_log("numa-gi-%s" % arch)[-2000:]
+    m = re.search(r"qemu-system-[a-z0-9_]+: (.*)", text)
+    r.check(re.search(pattern, text) is not None,
             "%s (%s)" % (name, m.group(1).strip() if m else "?"),
             p.stdout.strip()[-500:])
 
@@ -467,13 +471,20 @@ def check_paused(r, arch, dom, cpus):
             % (arch, last), p.stdout.strip())
 
 
+def domain_log(dom):
+    """QEMU's log as libvirt keeps it (command lines and stderr)"""
+    try:
+        with open("/var/log/libvirt/qemu/%s.log" % dom) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
 def check_cmdline(r, work, arch, dom):
     """Where each HMAT row came from: libvirt formats its interconnects'
     bandwidth in KiB; our commandline rows are in MiB"""
-    try:
-        text = open("/var/log/libvirt/qemu/%s.log" % dom).read()
-    except OSError as e:
-        r.fail("%s: QEMU log" % arch, str(e))
+    text = domain_log(dom)
+    if not r.check(text, "%s: QEMU's log in /var/log/libvirt/qemu" % arch):
         return
     # libvirt logs the command line one argument per line, joined by " \"
     lines = text.replace(" \\\n", " ").splitlines()
