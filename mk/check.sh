@@ -14,11 +14,12 @@
 #      with generic initiator nodes (tests/libvirt/libvirt-test.py; root
 #      only, it installs libvirt with apt-get; skipped visibly otherwise),
 #   6. mk/bench.py at its smallest size, to see that make bench works.
-# After the style checks, stages 2 to 6 are cut into units (one qtest case,
-# one guest boot, the libvirt test, the bench) that run CHECK_JOBS at a
-# time (default: one per CPU), longest first; every qtest case runs in its
-# own process, so one failing case neither hides nor fails the others.
-# The results are printed in stage order.  Logs are kept in $B/check/.
+# After the style checks, stages 2 to 6 are cut into units (a few qtest
+# cases in one process, one guest boot, the libvirt test, the bench) that
+# run CHECK_JOBS at a time (default: one per CPU), longest first.  A qtest
+# case that does not pass runs again alone, so one failing case neither
+# hides nor fails the others.  The results are printed in stage order.
+# Logs are kept in $B/check/.
 set -u
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -31,31 +32,33 @@ TAB=$(printf '\t')
 # Units ---------------------------------------------------------------------
 # Each unit writes result lines "STATUS<TAB>NAME<TAB>DETAIL" to
 # $LOG/units/ID: STATUS ok, FAIL (DETAIL: the log) or skip (the reason).
+result() { printf '%s\t%s\t%s\n' "$1" "$2" "${3:-}"; }
 
 # qtest_run LOG ARCH TEST CASE...: run the cases in one process.  glib's
 # -p runs every case below a path too: pass -p only for cases with no
 # ancestor among CASE..., and -s for the cases below them that are not
 # among CASE...
 qtest_run() {
-    l=$1 arch=$2 t=$3
+    # (own variable names: sh functions share their caller's variables)
+    q_log=$1 q_arch=$2 q_test=$3
     shift 3
-    args=""
-    for c; do
-        top_case=yes
-        for d; do
-            case $c in "$d"/*) top_case=no ;; esac
+    q_args=""
+    for q_c; do
+        q_top=yes
+        for q_d; do
+            case $q_c in "$q_d"/*) q_top=no ;; esac
         done
-        [ $top_case = yes ] && args="$args -p $c"
-        for d in $(grep "^$c/" "$LOG/cases-$arch-$t"); do
-            mine=no
-            for e; do [ "$d" = "$e" ] && mine=yes; done
-            [ $mine = no ] && args="$args -s $d"
+        [ $q_top = yes ] && q_args="$q_args -p $q_c"
+        for q_d in $(grep "^$q_c/" "$LOG/cases-$q_arch-$q_test"); do
+            q_mine=no
+            for q_e; do [ "$q_d" = "$q_e" ] && q_mine=yes; done
+            [ $q_mine = no ] && q_args="$q_args -s $q_d"
         done
     done
     # shellcheck disable=SC2086
     (cd "$BLD" && TEST_ACPI_TCG_ONLY=1 V=1 \
-        QTEST_QEMU_BINARY=./qemu-system-$arch \
-        timeout 600 "tests/qtest/$t" $args) > "$l" 2>&1
+        QTEST_QEMU_BINARY=./qemu-system-$q_arch \
+        timeout 600 "tests/qtest/$q_test" $q_args) > "$q_log" 2>&1
 }
 
 # qtest ARCH TEST CASE...: the cases in one process; a case it did not
@@ -66,21 +69,28 @@ unit_qtest() {
     shift 2
     all="$LOG/$(echo "$arch-$t$1" | tr / _)+$#.log"
     qtest_run "$all" "$arch" "$t" "$@"
+    rc=$?
+    passed=0
     for c; do
         if grep -q "^ok [0-9]* $c\$" "$all"; then
-            echo "ok$TAB$c$TAB"
+            result ok "$c"
+            passed=$((passed + 1))
             continue
         fi
         l="$LOG/$(echo "$arch-$t$c" | tr / _).log"
         qtest_run "$l" "$arch" "$t" "$c"
-        if grep -q "^ok [0-9]* $c\$" "$l"; then
-            echo "ok$TAB$c$TAB"
+        if [ $? -eq 0 ] && grep -q "^ok [0-9]* $c\$" "$l"; then
+            result ok "$c"
         elif grep -q "^ok [0-9]* $c # SKIP" "$l"; then
-            echo "skip$TAB$c$TAB$(sed -n "s|^ok [0-9]* $c # SKIP *||p" "$l")"
+            result skip "$c" "$(sed -n "s|^ok [0-9]* $c # SKIP *||p" "$l")"
         else
-            echo "FAIL$TAB$c$TAB$l"
+            result FAIL "$c" "$l"
         fi
     done
+    # every case passed, yet the program failed (at exit, say)
+    if [ $rc -ne 0 ] && [ $passed -eq $# ]; then
+        result FAIL "$arch:$t exited with status $rc after $1 ..." "$all"
+    fi
 }
 
 # guest ARCH TOPOLOGY: one guest boot
@@ -91,9 +101,9 @@ unit_guest() {
             --assets "$B/guest/assets.env" --arch "$arch" \
             --topology "$top/tests/guest/topologies/$t.json" \
             --keep "$LOG/guest-$arch-$t" --timeout 600 > "$l" 2>&1; then
-        echo "ok$TAB$(tail -n 1 "$l")$TAB"
+        result ok "$(tail -n 1 "$l")"
     else
-        echo "FAIL${TAB}guest:$arch:$t$TAB$l"
+        result FAIL "guest:$arch:$t" "$l"
     fi
 }
 
@@ -108,13 +118,13 @@ unit_libvirt() {
     rc=$?
     while IFS= read -r line; do
         case "$line" in
-            "ok "*)   echo "ok${TAB}libvirt: ${line#ok }$TAB" ;;
-            "FAIL "*) echo "FAIL${TAB}libvirt: ${line#FAIL }$TAB$l" ;;
-            "skip "*) echo "skip$TAB${line#skip }$TAB" ;;
+            "ok "*)   result ok "libvirt: ${line#ok }" ;;
+            "FAIL "*) result FAIL "libvirt: ${line#FAIL }" "$l" ;;
+            "skip "*) result skip "${line#skip }" ;;
         esac
     done < "$l"
     if [ $rc -ne 0 ] && ! grep -q '^FAIL ' "$l"; then
-        echo "FAIL${TAB}libvirt (exit $rc)$TAB$l"
+        result FAIL "libvirt (exit $rc)" "$l"
     fi
 }
 
@@ -124,9 +134,9 @@ unit_bench() {
     if python3 "$top/mk/bench.py" --tiny --build "$BLD" \
             --assets "$B/guest/assets.env" --out "$LOG/bench-tiny.json" \
             > "$l" 2>&1; then
-        echo "ok${TAB}make bench runs (--tiny)$TAB"
+        result ok "make bench runs (--tiny)"
     else
-        echo "FAIL${TAB}bench:tiny$TAB$l"
+        result FAIL "bench:tiny" "$l"
     fi
 }
 
@@ -279,13 +289,18 @@ echo "check: $(wc -l < "$LOG/units.list") units, $CHECK_JOBS at a time" \
      "(qtests: $jobs; guest tests; libvirt; bench)"
 t0=$(date +%s)
 xargs -L 1 -P "$CHECK_JOBS" sh "$0" --unit < "$LOG/units.list"
+rc=$?
 echo "check: units took $(($(date +%s) - t0)) s"
+if [ $rc -ne 0 ]; then
+    bad "the units (xargs exit status $rc)" "$LOG/units.list"
+fi
 
 while IFS='|' read -r heading ids; do
     echo "check: $heading"
     for id in $ids; do
         if [ ! -f "$LOG/units/$id" ]; then
-            bad "$id (unit did not finish)" "$LOG/units.list"
+            bad "unit $id did not finish: $(grep "^$id " "$LOG/units.list")" \
+                "$LOG/units/$id.tmp"
             continue
         fi
         while IFS="$TAB" read -r st name detail; do

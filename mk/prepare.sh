@@ -71,7 +71,8 @@ for e in "$top"/* ; do
     n=$(basename "$e")
     [ "$n" = Makefile ] && continue
     [ -e "$B/base/$n" ] || continue
-    (cd "$top" && find "$n" -type f) >> "$T/.overlay"
+    (cd "$top" && find "$n" -type f ! -path '*/__pycache__/*') \
+        >> "$T/.overlay"
 done
 while read -r f; do
     if [ -e "$B/base/$f" ]; then

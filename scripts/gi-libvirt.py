@@ -29,6 +29,7 @@ device stood in for by a virtio-rng device with the user alias
 
 import argparse
 import json
+import re
 import sys
 from xml.sax.saxutils import escape, quoteattr
 
@@ -58,14 +59,20 @@ def fmt_list(ids):
     return ",".join(out)
 
 
+# libvirt's rule for user aliases
+ALIAS = re.compile(r"^ua-[A-Za-z0-9_-]+$")
+
+
 class Spec:
     """Nodes, generic initiators and HMAT rows of one domain"""
 
-    def __init__(self):
+    def __init__(self, ncells=None):
         self.cells = {}        # id -> (cpus text, MiB): libvirt's cells
+        self.ncells = ncells   # how many, when their sizes are not known
         self.gi_nodes = []     # generic-initiator-only node ids
         self.gis = []          # (alias, node)
         self.lb = []           # (initiator, target, ns, MB/s)
+        self.devices = []
 
     @classmethod
     def from_topology(cls, path):
@@ -86,6 +93,7 @@ class Spec:
                                  % (path, n["id"]))
             else:
                 s.gi_nodes.append(n["id"])
+        s.ncells = len(s.cells)
         s.devices = t.get("devices", [])
         for d in s.devices:
             if d.get("multifunction"):
@@ -100,18 +108,39 @@ class Spec:
         return s
 
     def check(self):
-        ids = sorted(list(self.cells) + self.gi_nodes)
-        if ids != list(range(len(ids))):
-            raise SystemExit("node ids must be 0..N-1 without holes, got "
-                             + fmt_list(ids))
-        if self.cells and max(self.cells) > min(self.gi_nodes or [1 << 30]):
+        """Raise SystemExit with the reason if QEMU or libvirt would refuse
+        the domain"""
+        first = self.ncells
+        want = list(range(first, first + len(self.gi_nodes)))
+        if sorted(self.gi_nodes) != want:
+            raise SystemExit(
+                "the generic initiator nodes must follow libvirt's %d "
+                "cell%s without holes (QEMU wants node ids without holes): "
+                "expected %s, got %s" % (first, "" if first == 1 else "s",
+                                         fmt_list(want) or "none",
+                                         fmt_list(self.gi_nodes) or "none"))
+        if self.cells and sorted(self.cells) != list(range(first)):
             raise SystemExit("libvirt's cells come first: every node with "
                              "memory needs a lower id than every node "
                              "without")
+        seen = set()
         for alias, n in self.gis:
-            if not alias.startswith("ua-"):
-                raise SystemExit("device alias %r: libvirt user aliases "
-                                 "start with 'ua-'" % alias)
+            if not ALIAS.match(alias):
+                raise SystemExit("device alias %r: libvirt's user aliases "
+                                 "are 'ua-' and then letters, digits, '_' "
+                                 "or '-'" % alias)
+            if (alias, n) in seen:
+                raise SystemExit("%s is in node %d twice" % (alias, n))
+            seen.add((alias, n))
+        nodes = first + len(self.gi_nodes)
+        for i, t, _, _ in self.lb:
+            if i >= nodes or t >= nodes:
+                raise SystemExit("HMAT row %d -> %d: nodes are 0-%d"
+                                 % (i, t, nodes - 1))
+            if not self.cells and i < first and t < first:
+                raise SystemExit("HMAT row %d -> %d is between libvirt "
+                                 "cells: write it in <interconnects>"
+                                 % (i, t))
 
     def libvirt_lb(self):
         """The HMAT rows libvirt can write: between cells"""
@@ -141,9 +170,9 @@ def commandline(spec, hmat_on=False):
     by_alias = {}
     for alias, n in spec.gis:
         by_alias.setdefault(alias, []).append(n)
-    for alias, nodes in by_alias.items():
-        out.append("  <!-- %s is a generic initiator in node%s %s -->"
-                   % (alias, "s" if len(nodes) > 1 else "", fmt_list(nodes)))
+    for k, (alias, nodes) in enumerate(by_alias.items()):
+        out.append("  <!-- device %d: a generic initiator in node%s %s -->"
+                   % (k, "s" if len(nodes) > 1 else "", fmt_list(nodes)))
         for n in nodes:
             obj = {"qom-type": "acpi-generic-initiator",
                    "id": "gi-%s-%d" % (alias, n), "pci-dev": alias,
@@ -190,8 +219,10 @@ def indent(lines, n):
 def domain(spec, a):
     """A whole TCG domain booting a kernel and initrd"""
     x86 = a.arch == "x86_64"
-    vcpus = max(c for cpus, _ in spec.cells.values()
-                for c in parse_list(cpus)) + 1
+    cpus = [c for text, _ in spec.cells.values() for c in parse_list(text)]
+    if not cpus:
+        raise SystemExit("--domain: no cell has CPUs")
+    vcpus = max(cpus) + 1
     mib = sum(m for _, m in spec.cells.values())
     out = ["<domain type='qemu' xmlns:qemu='%s'>" % QEMU_NS,
            "  <name>%s</name>" % escape(a.name),
@@ -230,7 +261,7 @@ def domain(spec, a):
                 "alias in real use -->",
                 "    <rng model='virtio'>",
                 "      <backend model='random'>/dev/urandom</backend>",
-                "      <alias name='ua-%s'/>" % escape(d["id"]),
+                "      <alias name=%s/>" % quoteattr("ua-" + d["id"]),
                 "      <address type='pci' domain='0x0000' bus='%s' "
                 "slot='%s' function='0x0'/>" % (bus, slot),
                 "    </rng>"]
@@ -275,10 +306,15 @@ def main():
     ap.add_argument("--loader", default="/usr/share/AAVMF/AAVMF_CODE.fd")
     ap.add_argument("--nvram-template",
                     default="/usr/share/AAVMF/AAVMF_VARS.fd")
-    ap.add_argument("--nvram", default="/var/lib/libvirt/qemu/nvram/"
-                    "numa-gi_VARS.fd")
+    ap.add_argument("--nvram", help="default: /var/lib/libvirt/qemu/"
+                    "nvram/NAME_VARS.fd")
+    ap.add_argument("--cells", type=int,
+                    help="how many cells the domain's <numa> has (default: "
+                    "the lowest --gi node); the --gi nodes follow them")
     ap.add_argument("--console-log", help="serial console to this file")
     a = ap.parse_args()
+    if a.nvram is None:
+        a.nvram = "/var/lib/libvirt/qemu/nvram/%s_VARS.fd" % a.name
 
     if a.topology:
         if a.gi or a.hmat_lb:
@@ -290,33 +326,36 @@ def main():
         print("<!-- in <cpu>: -->")
         print("\n".join(numa(spec)))
         print("<!-- in <domain xmlns:qemu='%s'>: -->" % QEMU_NS)
-        print("\n".join(commandline(spec, a.hmat_on)))
+        print("\n".join(commandline(spec, a.hmat_on or (
+            bool(spec.lb) and not spec.libvirt_lb()))))
         return 0
     if a.domain:
         ap.error("--domain needs --topology")
     if not a.gi:
         ap.error("give --gi ALIAS:NODES (or --topology FILE)")
-    spec = Spec()
+    gis = []
     for g in a.gi:
         alias, sep, nodes = g.rpartition(":")
-        if not sep or not alias:
-            ap.error("--gi %r: expected ALIAS:NODES" % g)
-        for n in parse_list(nodes):
-            spec.gis.append((alias, n))
-            if n not in spec.gi_nodes:
-                spec.gi_nodes.append(n)
-    spec.gi_nodes.sort()
+        try:
+            ids = parse_list(nodes)
+        except ValueError:
+            ids = []
+        if not sep or not alias or not ids or min(ids) < 0:
+            ap.error("--gi %r: expected ALIAS:NODES, e.g. ua-gpu0:1-8" % g)
+        gis += [(alias, n) for n in ids]
+    spec = Spec(a.cells if a.cells is not None
+                else min(n for _, n in gis))
+    spec.gis = gis
+    spec.gi_nodes = sorted(set(n for _, n in gis))
     for h in a.hmat_lb:
         try:
             inits, target, lat, bw = h.split(":")
             for i in parse_list(inits):
                 spec.lb.append((i, int(target), int(lat), int(bw)))
         except ValueError:
-            ap.error("--hmat-lb %r: expected INITIATORS:TARGET:NS:MBS" % h)
-    for alias, n in spec.gis:
-        if not alias.startswith("ua-"):
-            ap.error("--gi %s: libvirt user aliases start with 'ua-'"
-                     % alias)
+            ap.error("--hmat-lb %r: expected INITIATORS:TARGET:NS:MBS, e.g. "
+                     "1-8:0:300:4000" % h)
+    spec.check()
     print("<!-- in <domain xmlns:qemu='%s'>: -->" % QEMU_NS)
     print("\n".join(commandline(spec, a.hmat_on)))
     return 0

@@ -11,7 +11,7 @@ touched:
     root, no security driver, no cgroups, and their own /run, /var/lib,
     /var/cache and /var/log directories for libvirt;
   - probes our binaries with 'virsh domcapabilities' (q35, virt) and
-    checks that libvirt read our version and package string;
+    checks that libvirt's capability cache has our package string;
   - checks that a vcpu-affinity object is refused, with a clear error,
     under the seccomp sandbox libvirt gives QEMU by default;
   - turns the sandbox off and starts a TCG domain made by
@@ -30,6 +30,7 @@ Prints one line per check: "ok NAME", "FAIL NAME: DETAIL" or
 """
 
 import argparse
+import glob
 import importlib.util
 import json
 import os
@@ -40,6 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 import xml.etree.ElementTree as ET
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -58,6 +60,7 @@ def load(name, path):
     return mod
 
 
+sys.dont_write_bytecode = True  # no __pycache__ beside the tools
 guest = load("numa_guest", os.path.join(TOP, "tests/guest/numa-guest.py"))
 gi_libvirt = load("gi_libvirt", os.path.join(TOP, "scripts/gi-libvirt.py"))
 
@@ -69,12 +72,17 @@ class Results:
     def ok(self, name):
         print("ok %s" % name, flush=True)
 
+    @staticmethod
+    def one_line(text):
+        """Continuation lines indented: only the first line is a result"""
+        return str(text).strip().replace("\n", "\n    ")
+
     def fail(self, name, detail):
         self.failed += 1
-        print("FAIL %s: %s" % (name, detail), flush=True)
+        print("FAIL %s: %s" % (name, self.one_line(detail)), flush=True)
 
     def skip(self, name, reason):
-        print("skip %s: %s" % (name, reason), flush=True)
+        print("skip %s: %s" % (name, self.one_line(reason)), flush=True)
 
     def check(self, cond, name, detail=""):
         if cond:
@@ -133,16 +141,17 @@ def install():
 
 
 def private_libvirt(work):
-    """Private copies of /etc/libvirt and empty state directories"""
+    """A private /etc/libvirt with only what the test needs (nothing of the
+    host's: no domains, networks or pools to autostart, no hooks, no
+    secrets) and empty state directories"""
     etc = os.path.join(work, "etc")
-    shutil.copytree("/etc/libvirt", etc, symlinks=True)
-    # no autostarted networks: they would create host bridges
-    shutil.rmtree(os.path.join(etc, "qemu/networks/autostart"),
-                  ignore_errors=True)
-    with open(os.path.join(etc, "libvirtd.conf"), "a") as f:
-        f.write('\n# libvirt-test.py\nauth_unix_rw = "none"\n'
+    os.makedirs(os.path.join(etc, "qemu"))
+    with open(os.path.join(etc, "libvirtd.conf"), "w") as f:
+        f.write('# libvirt-test.py\nauth_unix_rw = "none"\n'
                 'auth_unix_ro = "none"\n'
                 'log_outputs = "3:file:%s/libvirtd.log"\n' % work)
+    with open(os.path.join(etc, "virtlogd.conf"), "w") as f:
+        f.write("# libvirt-test.py: the defaults\n")
     write_qemu_conf(work, sandbox=None)
     subprocess.check_call(["mount", "--bind", etc, "/etc/libvirt"])
     for d in PRIVATE_DIRS:
@@ -152,14 +161,10 @@ def private_libvirt(work):
 
 def write_qemu_conf(work, sandbox):
     """QEMU runs as root, unconfined, without cgroups or a /dev namespace
-    (none of which a chroot or container reliably offers)"""
-    base = os.path.join(work, "qemu.conf.orig")
-    conf = os.path.join(work, "etc/qemu.conf")
-    if not os.path.exists(base):
-        shutil.copyfile(conf, base)
-    shutil.copyfile(base, conf)
-    with open(conf, "a") as f:
-        f.write('\n# libvirt-test.py\nuser = "root"\ngroup = "root"\n'
+    (none of which a chroot or container reliably offers); the seccomp
+    sandbox is libvirt's default unless @sandbox is given"""
+    with open(os.path.join(work, "etc/qemu.conf"), "w") as f:
+        f.write('# libvirt-test.py\nuser = "root"\ngroup = "root"\n'
                 'dynamic_ownership = 0\nremember_owner = 0\n'
                 'security_driver = "none"\ncgroup_controllers = [ ]\n'
                 'namespaces = [ ]\n')
@@ -211,12 +216,27 @@ class Daemons:
         os.kill(pid, signal.SIGKILL)
 
     def stop_all(self):
-        """Every domain left running, then the daemons"""
+        """Every domain left running, then the daemons; libvirtd leaves
+        its QEMUs running when it exits, so any left are killed by pid"""
         if "libvirtd" in self.pids:
-            for dom in virsh("list", "--name").stdout.split():
-                virsh("destroy", dom)
+            try:
+                for dom in virsh("list", "--name", timeout=30).stdout.split():
+                    virsh("destroy", dom, timeout=30)
+            except subprocess.TimeoutExpired:
+                pass
+        qemus = []
+        for f in glob.glob("/run/libvirt/qemu/*.pid"):
+            try:
+                qemus.append(int(open(f).read()))
+            except (OSError, ValueError):
+                pass
         for name in ("libvirtd", "virtlogd"):
             self.stop(name)
+        for pid in qemus:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 # Checks ------------------------------------------------------------------
@@ -239,7 +259,7 @@ def check_domcapabilities(r, build, arch):
             "%s: libvirt resolved machine %s to %s"
             % (arch, MACHINE[arch], m.group(1) if m else "?"),
             m.group(1) if m else "no <machine>")
-    version, package = pkgversion(binary)
+    _, package = pkgversion(binary)
     cache = [os.path.join(d, f) for d, _, fs in
              os.walk("/var/cache/libvirt/qemu/capabilities") for f in fs]
     found = [f for f in cache if ("<emulator>%s</emulator>" % binary)
@@ -286,6 +306,12 @@ def add_affinity(root, host_cpus, emulatorpin):
 
 def host_cpus():
     return sorted(os.sched_getaffinity(0))
+
+
+def online_cpus():
+    """What libvirt gives a thread it has no set for"""
+    with open("/sys/devices/system/cpu/online") as f:
+        return guest.parse_list(f.read().strip())
 
 
 def thread_cpus(pid, tid):
@@ -365,9 +391,9 @@ def check_refusal(r, args, work, arch, topo, name, pattern, **kw):
     # libvirt reads it ("failed to connect to monitor socket"), QEMU's
     # log has it
     text = p.stdout + "\n" + domain_log("numa-gi-%s" % arch)[-2000:]
-    m = re.search(r"qemu-system-[a-z0-9_]+: (.*)", text)
+    m = (re.findall(r"qemu-system-[a-z0-9_]+: (.*)", text) or [None])[-1]
     r.check(re.search(pattern, text) is not None,
-            "%s (%s)" % (name, m.group(1).strip() if m else "?"),
+            "%s (%s)" % (name, m.strip() if m else "?"),
             p.stdout.strip()[-500:])
 
 
@@ -375,10 +401,13 @@ def check_domain(r, args, work, arch, topo_path, affinity):
     dom = "numa-gi-%s" % arch
     log = os.path.join(work, "console-%s.log" % arch)
     cpus = host_cpus()
-    pin = affinity and len(cpus) >= 2
+    pin = affinity and len(cpus) >= 2 and cpus == online_cpus()
     if affinity and not pin:
         r.skip("%s: libvirt <cputune> against vcpu-affinity" % arch,
-               "needs 2 host CPUs, this process may use %s" % cpus)
+               "needs 2 host CPUs, all of them allowed to this process "
+               "(allowed %s, online %s)" % (gi_libvirt.fmt_list(cpus),
+                                            gi_libvirt.fmt_list(
+                                                online_cpus())))
     xml = domain_xml(args, arch, topo_path, log,
                      (lambda root: add_affinity(
                          root, cpus, gi_libvirt.fmt_list(cpus))) if pin
@@ -392,13 +421,16 @@ def check_domain(r, args, work, arch, topo_path, affinity):
                    p.stdout.strip()[-800:]):
         return
     try:
-        check_paused(r, arch, dom, cpus if pin else None)
+        check_paused(r, arch, dom, cpus if pin else None,
+                     gi_libvirt.Spec.from_topology(topo_path).gis)
         t0 = time.monotonic()
         p = virsh("resume", dom)
-        r.check(p.returncode == 0, "%s: virsh resume" % arch, p.stdout)
+        if not r.check(p.returncode == 0, "%s: virsh resume" % arch,
+                       p.stdout):
+            return
         while time.monotonic() - t0 < args.timeout:
-            if "shut off" in virsh("domstate", dom).stdout or \
-                    virsh("domstate", dom).returncode:
+            p = virsh("domstate", dom)
+            if p.returncode or "shut off" in p.stdout:
                 break
             time.sleep(0.5)
         else:
@@ -412,7 +444,7 @@ def check_domain(r, args, work, arch, topo_path, affinity):
     check_guest(r, arch, topo_path, log, secs)
 
 
-def check_paused(r, arch, dom, cpus):
+def check_paused(r, arch, dom, cpus, gis):
     schema = qmp(dom, "query-qmp-schema")
     names = set(e.get("name") for e in schema)
     values = set(v for e in schema for v in e.get("values", []))
@@ -424,10 +456,18 @@ def check_paused(r, arch, dom, cpus):
                            "query-vcpu-affinity" in names)):
         r.check(present, "%s: query-qmp-schema through libvirt has %s"
                 % (arch, what))
-    objs = [o["name"] for o in qmp(dom, "qom-list", {"path": "/objects"})
-            if o["type"] == "child<acpi-generic-initiator>"]
-    r.check(len(objs) > 0, "%s: the generic initiators are QOM objects "
-            "(%d)" % (arch, len(objs)), "none under /objects")
+    objs = {}
+    for o in qmp(dom, "qom-list", {"path": "/objects"}):
+        if o["type"] == "child<acpi-generic-initiator>":
+            path = "/objects/" + o["name"]
+            objs[o["name"]] = tuple(
+                qmp(dom, "qom-get", {"path": path, "property": prop})
+                for prop in ("pci-dev", "node"))
+    want = dict(("gi-%s-%d" % (alias, n), (alias, n)) for alias, n in gis)
+    r.check(objs == want, "%s: the %d generic initiators are QOM objects "
+            "with their pci-dev and node" % (arch, len(want)),
+            "got %s, expected %s" % (sorted(objs.items()),
+                                     sorted(want.items())))
     if cpus is None:
         return
     first, last = str(cpus[0]), str(cpus[-1])
@@ -453,10 +493,14 @@ def check_paused(r, arch, dom, cpus):
     vcpu_tids = set(v["thread-id"] for v in info["vcpus"])
     others = {}
     for tid in sorted(int(t) for t in os.listdir("/proc/%d/task" % pid)):
-        if tid not in vcpu_tids:
+        if tid in vcpu_tids:
+            continue
+        try:
             with open("/proc/%d/task/%d/comm" % (pid, tid)) as f:
                 others["%s(%d)" % (f.read().strip(), tid)] = \
                     thread_cpus(pid, tid)
+        except OSError:
+            pass        # a worker thread that has just exited
     r.check(emu.get("affinity") == [cpus[0]] and emu.get("rule") == "ea" and
             others and all(c == [cpus[0]] for c in others.values()),
             "%s: emulator threads on host CPU %s: emulator-affinity ea "
@@ -582,7 +626,10 @@ def in_namespace(args, mode):
         daemons.stop("libvirtd")
         daemons.start("libvirtd")
         cpus = host_cpus()
-        if len(cpus) >= 2:
+        if len(cpus) < 2:
+            r.skip("%s: a rule outside libvirt's <emulatorpin>"
+                   % args.arch[0], "needs 2 host CPUs")
+        else:
             # libvirt starts QEMU on <emulatorpin>; our rules must stay
             # within the host CPUs QEMU was started on
             check_refusal(r, args, work, args.arch[0], topo,
@@ -593,9 +640,12 @@ def in_namespace(args, mode):
                           r"one QEMU may run on \(%d\)"
                           % (cpus[0], cpus[-1]), emulatorpin=str(cpus[-1]))
         for k, arch in enumerate(args.arch):
-            check_domain(r, args, work, arch, topo, affinity=(k == 0))
-    except Exception as e:
-        r.fail("libvirt test", "%s: %s" % (type(e).__name__, e))
+            try:
+                check_domain(r, args, work, arch, topo, affinity=(k == 0))
+            except Exception:
+                r.fail("%s: the domain test" % arch, traceback.format_exc())
+    except Exception:
+        r.fail("libvirt test", traceback.format_exc())
     finally:
         daemons.stop_all()
         if args.keep:
