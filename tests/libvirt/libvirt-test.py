@@ -270,6 +270,14 @@ def check_domcapabilities(r, build, arch):
             % (arch, package), "cache files: %s" % (found or cache))
 
 
+def save(work, name, text):
+    """Write @text to @work/@name (kept with --keep); return the path"""
+    path = os.path.join(work, name)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
 def domain_xml(args, arch, topo_path, console_log, extra):
     a = argparse.Namespace(
         name="numa-gi-%s" % arch, arch=arch,
@@ -334,9 +342,7 @@ def check_example(r, args, work):
     xml = re.sub(r"<emulator>[^<]*</emulator>", "<emulator>%s</emulator>"
                  % os.path.join(args.build, "qemu-system-x86_64"), xml)
     xml = xml.replace("<cpu mode='host-passthrough'>", "<cpu>")
-    path = os.path.join(work, "libvirt-gpu-mig.xml")
-    with open(path, "w") as f:
-        f.write(xml)
+    path = save(work, "libvirt-gpu-mig.xml", xml)
     p = virsh("define", "--validate", path)
     if r.check(p.returncode == 0, "docs/system/libvirt-gpu-mig.xml: virsh "
                "define --validate accepts it", p.stdout.strip()):
@@ -360,9 +366,7 @@ def check_limits(r, args, work, topo):
              empty_cell, "create",
              r"memory-backend-ram doesn't take value '0'")):
         xml = domain_xml(args, "x86_64", topo, None, edit)
-        path = os.path.join(work, "limit-%d.xml" % len(os.listdir(work)))
-        with open(path, "w") as f:
-            f.write(xml)
+        path = save(work, "limit-%d.xml" % len(os.listdir(work)), xml)
         if cmd == "create":
             p = virsh("create", path, "--paused")
             if p.returncode == 0:
@@ -379,9 +383,7 @@ def check_refusal(r, args, work, arch, topo, name, pattern, **kw):
     emulatorpin = kw.get("emulatorpin", gi_libvirt.fmt_list(cpus))
     xml = domain_xml(args, arch, topo, None, lambda root: add_affinity(
         root, cpus, emulatorpin))
-    path = os.path.join(work, "refused-%d.xml" % len(os.listdir(work)))
-    with open(path, "w") as f:
-        f.write(xml)
+    path = save(work, "refused-%d.xml" % len(os.listdir(work)), xml)
     p = virsh("create", path, "--paused")
     if p.returncode == 0:
         virsh("destroy", "numa-gi-%s" % arch)
@@ -412,9 +414,7 @@ def check_domain(r, args, work, arch, topo_path, affinity):
                      (lambda root: add_affinity(
                          root, cpus, gi_libvirt.fmt_list(cpus))) if pin
                      else (lambda root: None))
-    path = os.path.join(work, "%s.xml" % dom)
-    with open(path, "w") as f:
-        f.write(xml)
+    path = save(work, "%s.xml" % dom, xml)
     p = virsh("create", path, "--paused", timeout=300)
     if not r.check(p.returncode == 0, "%s: libvirt starts the domain "
                    "(%s)" % (arch, os.path.basename(path)),
@@ -534,8 +534,7 @@ def check_cmdline(r, work, arch, dom):
     lines = text.replace(" \\\n", " ").splitlines()
     cmds = [line for line in lines if line.startswith("LC_ALL=")]
     cmd = cmds[-1] if cmds else ""
-    with open(os.path.join(work, "%s-qemu.log" % dom), "w") as f:
-        f.write(text)
+    save(work, "%s-qemu.log" % dom, text)
     r.check("hmat=on" in cmd, "%s: libvirt turned HMAT on" % arch)
     r.check(re.search(r"hmat-lb,initiator=0,target=0,hierarchy=memory,"
                       r"data-type=access-bandwidth,bandwidth=\d+K", cmd)
