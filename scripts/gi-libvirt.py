@@ -148,7 +148,13 @@ class Spec:
                 e[1] in self.cells]
 
     def qemu_lb(self):
-        return [e for e in self.lb if e not in self.libvirt_lb()]
+        return [e for e in self.lb if not (e[0] in self.cells and
+                                           e[1] in self.cells)]
+
+    def needs_hmat_on(self):
+        """libvirt turns HMAT on only for <interconnects>: with rows in
+        <qemu:commandline> alone, that has to say -machine hmat=on too"""
+        return bool(self.lb) and not self.libvirt_lb()
 
 
 def arg(value):
@@ -272,8 +278,7 @@ def domain(spec, a):
     out += ["    <controller type='usb' model='none'/>",
             "    <memballoon model='none'/>",
             "  </devices>"]
-    out += indent(commandline(spec, hmat_on=bool(spec.lb) and
-                              not spec.libvirt_lb()), 2)
+    out += indent(commandline(spec, hmat_on=spec.needs_hmat_on()), 2)
     out.append("</domain>")
     return out
 
@@ -326,8 +331,8 @@ def main():
         print("<!-- in <cpu>: -->")
         print("\n".join(numa(spec)))
         print("<!-- in <domain xmlns:qemu='%s'>: -->" % QEMU_NS)
-        print("\n".join(commandline(spec, a.hmat_on or (
-            bool(spec.lb) and not spec.libvirt_lb()))))
+        print("\n".join(commandline(spec, a.hmat_on or
+                                     spec.needs_hmat_on())))
         return 0
     if a.domain:
         ap.error("--domain needs --topology")

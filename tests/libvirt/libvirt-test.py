@@ -241,10 +241,11 @@ class Daemons:
 
 # Checks ------------------------------------------------------------------
 
-def pkgversion(binary):
-    out = run([binary, "--version"]).stdout
-    m = re.search(r"version ([0-9.]+) \(([^)]*)\)", out)
-    return m.groups() if m else (None, None)
+def package_string(binary):
+    """What --version prints in parentheses: the series and its base"""
+    m = re.search(r"version [0-9.]+ \(([^)]*)\)",
+                  run([binary, "--version"]).stdout)
+    return m.group(1) if m else None
 
 
 def check_domcapabilities(r, build, arch):
@@ -259,7 +260,7 @@ def check_domcapabilities(r, build, arch):
             "%s: libvirt resolved machine %s to %s"
             % (arch, MACHINE[arch], m.group(1) if m else "?"),
             m.group(1) if m else "no <machine>")
-    _, package = pkgversion(binary)
+    package = package_string(binary)
     cache = [os.path.join(d, f) for d, _, fs in
              os.walk("/var/cache/libvirt/qemu/capabilities") for f in fs]
     found = [f for f in cache if ("<emulator>%s</emulator>" % binary)
