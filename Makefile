@@ -15,6 +15,9 @@ include mk/base.env
 # bios-microvm.bin a link to qboot.rom, which cannot boot the disks that
 # QEMU's microvm tests use; upstream QEMU ships SeaBIOS's microvm build
 # under that name.  qemu-efi-aarch64 is passed explicitly with -drive.
+# Installed binaries look in these host directories; the binaries in the
+# build directory and every test use the versions that mk/assets.pins
+# pins, unpacked in .build/firmware (mk/assets.sh, mk/bundle.sh).
 FIRMWAREPATH := /usr/share/seabios:/usr/share/qemu:/usr/lib/ipxe/qemu
 
 QTESTS  := bios-tables-test generic-initiator-test vcpu-affinity-test
@@ -27,7 +30,8 @@ NINJA_TARGETS := qemu-system-x86_64 qemu-system-aarch64 \
 
 export B QTESTS QTEST_JOBS
 
-.PHONY: all deps prepare configure build guest-assets check check-upstream \
+.PHONY: all deps prepare configure firmware build guest-assets check \
+	check-upstream \
 	demo bench install clean distclean
 
 all: build
@@ -41,14 +45,19 @@ prepare: deps
 configure: prepare
 	@$(TOP)/mk/configure.sh $(FIRMWAREPATH)
 
-build: configure
+# The pinned firmware (mk/assets.pins), fetched once into .build
+firmware: deps
+	@$(TOP)/mk/assets.sh firmware
+
+build: configure firmware
 	@echo "build: ninja $(NINJA_TARGETS)"
 	@ninja -C $(BLD) --quiet $(NINJA_TARGETS)
-	@$(TOP)/mk/bundle.sh $(BLD) $(FIRMWAREPATH)
+	@$(TOP)/mk/bundle.sh $(BLD) $(FIRMWAREPATH) $(B)/firmware
 
-# Debian's kernels, busybox and trixie's AAVMF for the guest tests (cached)
+# Debian's kernels, busybox and trixie's AAVMF for the guest tests, pinned
+# in mk/assets.pins (cached)
 guest-assets: deps
-	@$(TOP)/mk/guest-assets.sh
+	@$(TOP)/mk/assets.sh guest
 
 check: build guest-assets
 	@$(TOP)/mk/check.sh

@@ -1,0 +1,189 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# mk/assets.sh PART: fetch and unpack the Debian packages that mk/assets.pins
+# lists for PART, at the exact versions it pins, from Debian's archive only.
+#   firmware  SeaBIOS, iPXE option ROMs, qemu-system-data and bookworm's
+#             AAVMF, unpacked in $B/firmware: the build directory's
+#             qemu-bundle/ and pc-bios/ point there (mk/bundle.sh), so the
+#             built binaries, the table tests and the qtests never use the
+#             host's firmware, whatever version it has;
+#   guest     Debian 12's Linux kernels (cloud amd64 for x86 q35, arm64 for
+#             Arm virt), busybox-static for a small initramfs around
+#             tests/guest/init, and trixie's AAVMF; writes
+#             $B/guest/assets.env for tests/guest/numa-guest.py.
+# A private apt configuration under $B/apt does the downloads, so the
+# machine's own apt setup and dpkg architectures are left alone, and root
+# is not needed.  The .debs are cached in $B/assets/PART and fetched again
+# only when the pins change (ASSETS_REFETCH=1 forces it).  A pinned version
+# that has left the archive is replaced by the suite's current one, with a
+# loud warning; $B/assets/PART/versions always says what is used.
+set -eu
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+B=${B:-$top/.build}
+part=${1:?usage: mk/assets.sh firmware|guest}
+MIRROR=${ASSETS_MIRROR:-http://deb.debian.org/debian}
+SECMIRROR=${ASSETS_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
+A=$B/apt
+D=$B/assets/$part
+
+say() { echo "assets: $*"; }
+die() { echo "assets: ERROR: $*" >&2; exit 1; }
+
+pins=$(awk -v p="$part" '$1 == p { print $2, $3, $4 }' "$top/mk/assets.pins")
+[ -n "$pins" ] || die "no '$part' lines in mk/assets.pins"
+
+# apt-get/apt-cache options for the private configuration
+set -- -q -o Dir::Etc::SourceList="$A/etc/sources.list" \
+    -o Dir::Etc::SourceParts="$A/etc/parts" \
+    -o Dir::Etc::Preferences="$A/etc/preferences" \
+    -o Dir::Etc::PreferencesParts="$A/etc/prefparts" \
+    -o Dir::State::Lists="$A/lists" -o Dir::Cache="$A/cache" \
+    -o Dir::State::status="$A/status" \
+    -o APT::Architecture=amd64 -o APT::Architectures::=amd64 \
+    -o APT::Architectures::=arm64 -o Acquire::Languages=none
+
+apt_update() {
+    [ -f "$A/updated" ] && [ -z "$(find "$A/updated" -mmin +60)" ] &&
+        return 0
+    mkdir -p "$A/lists/partial" "$A/cache/archives/partial" "$A/etc/parts" \
+        "$A/etc/prefparts"
+    : > "$A/status"
+    cat > "$A/etc/sources.list" <<SRC
+deb [signed-by=$KEYRING] $MIRROR bookworm main
+deb [signed-by=$KEYRING] $MIRROR bookworm-updates main
+deb [signed-by=$KEYRING] $SECMIRROR bookworm-security main
+deb [signed-by=$KEYRING] $MIRROR trixie main
+SRC
+    # bookworm's packages win; trixie only when asked for by name
+    cat > "$A/etc/preferences" <<PREF
+Package: *
+Pin: release n=trixie
+Pin-Priority: 100
+PREF
+    say "apt-get update (private lists in $A)"
+    apt-get "$@" update > "$A/update.log" 2>&1 || {
+        cat "$A/update.log" >&2
+        die "apt-get update failed"
+    }
+    touch "$A/updated"
+}
+
+# fetch PKG:ARCH VERSION SUITE into the current directory; print the name
+# of what was fetched in its place when the pinned version is gone
+fetch() {
+    pkg=${1%:*} arch=${1##*:} ver=$2 suite=$3
+    shift 3
+    what=$pkg
+    [ "$arch" = all ] || what=$pkg:$arch
+    apt-get "$@" download "$what=$ver" >> download.log 2>&1 && return 0
+    # the pinned version has left the archive: the suite's current one;
+    # for a kernel whose ABI has moved on, the flavour's current image
+    alt=$what
+    [ "$suite" = bookworm ] || alt=$what/$suite
+    if ! apt-cache "$@" show "$what" > /dev/null 2>&1; then
+        case $pkg in
+        linux-image-*)
+            flavour=$(echo "$pkg" | sed 's/^linux-image-[0-9.]*-[0-9]*-//')
+            alt=$(apt-cache "$@" depends "linux-image-$flavour:$arch" |
+                  awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
+            alt=${alt%:"$arch"}
+            [ "$arch" = amd64 ] || alt=$alt:$arch
+            ;;
+        esac
+    fi
+    [ -n "$alt" ] && apt-get "$@" download "$alt" >> download.log 2>&1 || {
+        cat download.log >&2
+        die "cannot fetch $what=$ver (mk/assets.pins), nor $alt"
+    }
+    {
+        echo "assets: WARNING: ***********************************************"
+        echo "assets: WARNING: $what=$ver (mk/assets.pins) has left Debian's"
+        echo "assets: WARNING: archive: using the current $alt instead."
+        echo "assets: WARNING: Tests may see other tables: update the pin."
+        echo "assets: WARNING: ***********************************************"
+    } >&2
+}
+
+mkdir -p "$D"
+if [ "${ASSETS_REFETCH:-0}" = 1 ] || [ ! -s "$D/versions" ] ||
+   [ "$(cat "$D/pins" 2>/dev/null)" != "$pins" ]; then
+    apt_update "$@"
+    rm -rf "$D.tmp"
+    mkdir -p "$D.tmp"
+    say "fetching the pinned $part packages (mk/assets.pins)"
+    echo "$pins" | while read -r p v s; do
+        (cd "$D.tmp" && fetch "$p" "$v" "$s" "$@")
+    done
+    for deb in "$D.tmp"/*.deb; do
+        dpkg-deb -W --showformat='${Package}:${Architecture} ${Version}\n' \
+            "$deb"
+    done > "$D.tmp/versions"
+    echo "$pins" > "$D.tmp/pins"
+    rm -rf "$D"
+    mv "$D.tmp" "$D"
+    rm -rf "$B/$part"     # unpack again below
+fi
+
+# unpack DIR DEB...: once per fetch
+unpack() {
+    d=$1
+    shift
+    [ -d "$d" ] && return 0
+    rm -rf "$d.tmp"
+    mkdir -p "$d.tmp"
+    for deb in "$@"; do
+        dpkg-deb -x "$deb" "$d.tmp"
+    done
+    rm -rf "$d.tmp/lib/modules" "$d.tmp/usr/share/doc"
+    mv "$d.tmp" "$d"
+}
+
+if [ "$part" = firmware ]; then
+    unpack "$B/firmware" "$D"/*.deb
+    say "firmware in $B/firmware: $(awk '{ printf "%s%s %s", s, $1, $2; s = ", " }' "$D/versions")"
+    exit 0
+fi
+
+G=$B/guest
+mkdir -p "$G"
+unpack "$G/amd64" "$D"/linux-image-*_amd64.deb "$D"/busybox-static_*_amd64.deb
+unpack "$G/arm64" "$D"/linux-image-*_arm64.deb "$D"/busybox-static_*_arm64.deb
+unpack "$G/firmware" "$D"/qemu-efi-aarch64_*.deb
+# keep the two images the guests use (the others are 64 MiB each)
+find "$G/firmware/usr/share/AAVMF" -name '*.fd' ! -name AAVMF_CODE.no-secboot.fd \
+    ! -name AAVMF_VARS.fd -delete
+
+# one initramfs per architecture: busybox and tests/guest/init
+host_bb=$G/$(dpkg --print-architecture)/bin/busybox
+[ -x "$host_bb" ] || host_bb=$(command -v busybox || true)
+[ -n "$host_bb" ] || die "no busybox to run cpio"
+for arch in amd64 arm64; do
+    out=$G/initrd-$arch.cpio
+    if [ -s "$out" ] && [ "$out" -nt "$top/tests/guest/init" ] &&
+       [ "$out" -nt "$G/$arch/bin/busybox" ]; then
+        continue
+    fi
+    R=$G/rootfs-$arch
+    rm -rf "$R"
+    mkdir -p "$R/bin"
+    cp "$G/$arch/bin/busybox" "$R/bin/"
+    cp "$top/tests/guest/init" "$R/init"
+    chmod 0755 "$R/init"
+    (cd "$R" && find . | "$host_bb" cpio -o -H newc > "$out.tmp" 2>/dev/null)
+    mv "$out.tmp" "$out"
+done
+
+kernel() { ls "$G/$1"/boot/vmlinuz-* | head -n 1; }
+cat > "$G/assets.env" <<ENV
+# written by mk/assets.sh guest from: $(awk '{ printf "%s=%s ", $1, $2 }' "$D/versions")
+KERNEL_x86_64=$(kernel amd64)
+INITRD_x86_64=$G/initrd-amd64.cpio
+KERNEL_aarch64=$(kernel arm64)
+INITRD_aarch64=$G/initrd-arm64.cpio
+FIRMWARE_aarch64=$G/firmware/usr/share/AAVMF/AAVMF_CODE.no-secboot.fd
+VARS_aarch64=$G/firmware/usr/share/AAVMF/AAVMF_VARS.fd
+ENV
+say "guest assets in $G: $(awk '{ printf "%s%s %s", s, $1, $2; s = ", " }' "$D/versions")"
