@@ -10,6 +10,13 @@ BLD   := $(SRC)/build
 PREFIX ?= /usr/local
 include mk/base.env
 
+# Debian 12 only (the pins and apt-get lines are bookworm's): anywhere else,
+# one line and stop, before anything is installed or fetched
+OS := $(shell . /etc/os-release 2>/dev/null && echo "$$ID $$VERSION_ID $$PRETTY_NAME")
+ifneq ($(wordlist 1,2,$(OS)),debian 12)
+$(error this series builds and tests on Debian 12 (bookworm) only; this is $(or $(wordlist 3,9,$(OS)),an unknown system))
+endif
+
 # Firmware comes from Debian's packages: seabios, qemu-system-data (option
 # ROMs), ipxe-qemu.  seabios comes first: Debian's qemu-system-data makes
 # bios-microvm.bin a link to qboot.rom, which cannot boot the disks that
