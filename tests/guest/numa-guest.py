@@ -38,9 +38,14 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 
-HOST_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}
+# guestboot.py, next to this file, also when this file is loaded by path
+# (mk/bench.py, tests/libvirt/libvirt-test.py)
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+import guestboot  # noqa: E402
+from guestboot import HOST_ARCH, load_assets  # noqa: E402,F401
 
 
 def parse_list(text):
@@ -164,56 +169,19 @@ class Topology:
 
 
 def boot(args, topo, assets, workdir):
-    arch = args.arch
-    qemu = os.path.join(args.build, "qemu-system-" + arch)
-    cmd = [qemu, "-accel", "tcg", "-display", "none", "-monitor", "none",
-           "-serial", "stdio", "-no-reboot"]
-    if arch == "x86_64":
-        cmd += ["-vga", "none"]
-        console = "ttyS0"
-    else:
-        vars_copy = os.path.join(workdir, "AAVMF_VARS.fd")
-        shutil.copyfile(assets["VARS_aarch64"], vars_copy)
-        cmd += ["-cpu", "cortex-a57",
-                "-drive", "if=pflash,format=raw,readonly=on,file="
-                + assets["FIRMWARE_aarch64"],
-                "-drive", "if=pflash,format=raw,file=" + vars_copy]
-        console = "ttyAMA0"
-    cmd += topo.qemu_args(arch)
-    cmd += shlex.split(args.extra_args or "")
+    """Boot the guest on TOPO (args: arch, build, extra_args, timeout);
+    (command line, console output, QEMU's exit status, seconds)"""
     # The kernel logs every HMAT entry (2 x initiators x targets lines):
     # beyond a few hundred, grow its log buffer so that none is lost
-    append = "console=%s quiet panic=-1" % console
+    append = ""
     inits = sum(1 for n in topo.nodes.values() if n["cpus"] or n["gi"])
     log_bytes = 2 * inits * len(topo.nodes) * 80 if topo.lb else 0
     if log_bytes > 100000:
-        append += " log_buf_len=%d" % (1 << (2 * log_bytes).bit_length())
-    cmd += ["-kernel", assets["KERNEL_" + arch],
-            "-initrd", assets["INITRD_" + arch], "-append", append]
-    start = time.monotonic()
-    try:
-        p = subprocess.run(cmd, stdin=subprocess.DEVNULL,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           timeout=args.timeout)
-        out, rc = p.stdout.decode("utf-8", "replace"), p.returncode
-    except subprocess.TimeoutExpired as e:
-        out = (e.stdout or b"").decode("utf-8", "replace")
-        rc = "timeout after %d s" % args.timeout
-    secs = time.monotonic() - start
-    with open(os.path.join(workdir, "console.log"), "w") as f:
-        f.write(out)
-    return cmd, out, rc, secs
-
-
-def load_assets(path):
-    """The KEY=VALUE lines of mk/guest-assets.sh's assets.env"""
-    assets = {}
-    with open(path) as f:
-        for line in f:
-            k, sep, v = line.strip().partition("=")
-            if sep and not k.startswith("#"):
-                assets[k] = v
-    return assets
+        append = "log_buf_len=%d" % (1 << (2 * log_bytes).bit_length())
+    return guestboot.boot(args.build, args.arch, assets, workdir,
+                          topo.qemu_args(args.arch),
+                          shlex.split(args.extra_args or ""), append,
+                          args.timeout)
 
 
 def parse_guest(out):
@@ -224,6 +192,8 @@ def parse_guest(out):
             continue
         words = m.group(1).rstrip("\r").split(" ")
         key, rest = words[0], words[1:]
+        if key == "cap":
+            continue    # capture mode's files: tests/host-topology
         if key == "table":
             g["tables"].setdefault(rest[0], bytearray()).extend(
                 bytes(int(b, 16) for b in rest[1:] if b))
