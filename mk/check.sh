@@ -10,11 +10,15 @@
 #      virt with each topology in tests/guest/topologies/, checking what
 #      the guest sees (tests/guest/numa-guest.py; assets from
 #      mk/assets.sh guest),
-#   5. libvirt: Debian's libvirt 9.0 runs our binaries and a GPU domain
+#   5. the host topology mirror: scripts/host-topology.py's errors and
+#      output (tests/host-topology/tool-test.py), and each captured host
+#      of tests/data/host-topology mirrored into a guest that must show
+#      every fact the host shows (tests/host-topology/mirror-test.py),
+#   6. libvirt: Debian's libvirt 9.0 runs our binaries and a GPU domain
 #      with generic initiator nodes (tests/libvirt/libvirt-test.py; root
 #      only, it installs libvirt with apt-get; skipped visibly otherwise),
-#   6. mk/bench.py at its smallest size, to see that make bench works.
-# After the style checks, stages 2 to 6 are cut into units (a few qtest
+#   7. mk/bench.py at its smallest size, to see that make bench works.
+# After the style checks, stages 2 to 7 are cut into units (a few qtest
 # cases in one process, one guest boot, the libvirt test, the bench) that
 # run CHECK_JOBS at a time (default: one per CPU), longest first.  A qtest
 # case that does not pass runs again alone, so one failing case neither
@@ -110,6 +114,50 @@ unit_guest() {
     else
         result FAIL "guest:$arch:$t" "$l"
     fi
+}
+
+# mirror FIXTURE [ARGS...]: scripts/host-topology.py mirrors a captured
+# host into a guest, which must see every fact the host shows
+unit_mirror() {
+    l="$LOG/mirror-$(echo "$*" | tr ' /=' '___').log"
+    if python3 "$top/tests/host-topology/mirror-test.py" --build "$BLD" \
+            --assets "$B/guest/assets.env" --fixture "$@" > "$l" 2>&1; then
+        result ok "$(grep '^mirror ' "$l")"
+    else
+        result FAIL "mirror:$*" "$l"
+    fi
+}
+
+# mirror_fails FIXTURE FILE=VALUE: with one value of the fixture changed,
+# the mirror test must fail, on that fact only
+unit_mirror_fails() {
+    l="$LOG/mirror-fails-$1.log"
+    python3 "$top/tests/host-topology/mirror-test.py" --build "$BLD" \
+        --assets "$B/guest/assets.env" --fixture "$1" --alter "$2" \
+        > "$l" 2>&1
+    rc=$?
+    what=$(basename "${2%%=*}")
+    if [ $rc = 1 ] && [ "$(grep -c '^  FAIL' "$l")" = 1 ] &&
+       grep -q "^  FAIL $1 .* $what: host ${2#*=}, " "$l"; then
+        result ok "mirror $1 fails when $2 in the fixture: $(grep '^  FAIL' "$l" | sed 's/^  FAIL //')"
+    else
+        result FAIL "mirror:$1 with $2 did not fail on that fact alone" "$l"
+    fi
+}
+
+# tooltest: scripts/host-topology.py's errors and output, no guest
+unit_tooltest() {
+    l="$LOG/host-topology-tool.log"
+    python3 "$top/tests/host-topology/tool-test.py" > "$l" 2>&1
+    rc=$?
+    while IFS= read -r line; do
+        case "$line" in
+            "ok   "*) result ok "host-topology.py: ${line#ok   }" ;;
+            "FAIL "*) result FAIL "host-topology.py: ${line#FAIL }" "$l" ;;
+        esac
+    done < "$l"
+    [ $rc = 0 ] || grep -q '^FAIL ' "$l" ||
+        result FAIL "host-topology tool-test (exit $rc)" "$l"
 }
 
 # libvirt: Debian's libvirt runs our QEMU (root only; else a visible skip)
@@ -231,6 +279,17 @@ topologies=${GUEST_TOPOLOGIES:-$(cd "$top/tests/guest/topologies" &&
 : > "$LOG/order"
 echo "libvirt libvirt" >> "$LOG/units.list"
 echo "bench bench" >> "$LOG/units.list"
+mirror_ids="tooltest"
+echo "tooltest tooltest" >> "$LOG/units.list"
+for f in grace cxl2s armvirt buildhost; do
+    echo "mirror-$f mirror $f" >> "$LOG/units.list"
+    mirror_ids="$mirror_ids mirror-$f"
+done
+echo "mirror-cxl2s-sysfs mirror cxl2s --without-tables" >> "$LOG/units.list"
+echo "mirror-fails mirror_fails grace" \
+     "devices/system/node/node9/access0/initiators/read_latency=81" \
+     >> "$LOG/units.list"
+mirror_ids="$mirror_ids mirror-cxl2s-sysfs mirror-fails"
 n=0
 for arch in aarch64 x86_64; do
     for t in $topologies; do
@@ -295,6 +354,7 @@ guest_ids=$(for arch in x86_64 aarch64; do
                 done
             done)
 echo "guest tests|$guest_ids" >> "$LOG/order"
+echo "host topology mirror|$mirror_ids" >> "$LOG/order"
 echo "libvirt|libvirt" >> "$LOG/order"
 echo "bench (tiny)|bench" >> "$LOG/order"
 

@@ -14,10 +14,20 @@
 #   DEMO_TOPOLOGY  a topology JSON file (see tests/guest/topologies/), or
 #                  the name of one there: mig (default), hmat
 #   DEMO_ARGS      more QEMU arguments, appended to the command line
+#   DEMO_HOST      instead: mirror a captured host into a guest with
+#                  scripts/host-topology.py and show the host's view, the
+#                  generated command line and the guest's view side by
+#                  side: grace, cxl2s, armvirt or buildhost
+#                  (tests/data/host-topology/)
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 B=${B:-$top/.build}
+if [ -n "${DEMO_HOST:-}" ]; then
+    exec python3 "$top/tests/host-topology/mirror-test.py" --demo \
+        --build "$B/src/build" --assets "$B/guest/assets.env" \
+        --fixture "$DEMO_HOST"
+fi
 topo=${DEMO_TOPOLOGY:-mig}
 [ -f "$topo" ] || topo=$top/tests/guest/topologies/$topo.json
 [ -f "$topo" ] || {

@@ -1,0 +1,130 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""What the host topology tests share: the fixtures and how each is
+mirrored, running scripts/host-topology.py, and the facts a guest must
+share with the host it mirrors (tests/host-topology/mirror-test.py, the
+libvirt test)."""
+
+import os
+import shlex
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
+for _d in (os.path.join(TOP, "scripts"), os.path.join(TOP, "tests", "guest"),
+           HERE):
+    if _d not in sys.path:
+        sys.path.insert(0, _d)
+import numatopo  # noqa: E402
+
+FIXTURE_DIR = os.path.join(TOP, "tests", "data", "host-topology")
+TOOL = os.path.join(TOP, "scripts", "host-topology.py")
+
+# fixture: (guest architecture, host-topology.py arguments).  Every fixture
+# captured from a guest is mirrored unbound (its host nodes are not this
+# machine's); the build machine's own is mirrored bound, as a user would.
+FIXTURES = {
+    "grace": ("x86_64", ["--unbound", "--memory", "1536M",
+                         "--device", "0000:01:00.0",
+                         "--device", "0000:02:00.0"]),
+    "cxl2s": ("x86_64", ["--unbound", "--memory", "1536M"]),
+    "armvirt": ("aarch64", ["--unbound", "--memory", "1024M",
+                            "--device", "0000:01:00.0"]),
+    "buildhost": ("x86_64", ["--memory", "512M"]),
+}
+
+
+def run_tool(sysfs, arch, extra, fmt):
+    cmd = [sys.executable, TOOL, "--sysfs", sysfs, "--arch", arch,
+           "--stand-in", "pci-testdev", "--format", fmt] + extra
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       universal_newlines=True)
+    if p.returncode != 0:
+        raise SystemExit("host-topology.py failed (%d): %s\n%s" % (
+            p.returncode, " ".join(shlex.quote(c) for c in cmd), p.stderr))
+    return p.stdout, p.stderr
+
+
+def qemu_lines(text):
+    """the QEMU arguments of --format qemu: one option and its value a
+    line, '#' lines are comments"""
+    args = []
+    for line in text.splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        opt, _, val = line.partition(" ")
+        args += [opt, val] if val else [opt]
+    return args
+
+
+def node_map(guest, model):
+    """guest Linux node -> host node: a guest node's proximity domain (from
+    the guest's SRAT, numbered the way Linux numbers nodes) is its QEMU
+    node id, which the tool's JSON model maps to a host node"""
+    host_of = {n["guest"]: n["host"] for n in model["nodes"]}
+    view = numatopo.table_view(guest)
+    pxm_of = {v: k for k, v in view["pxm"].items()} if view else \
+        {n: n for n in guest["nodes"]}
+
+    def to_host(n):
+        return host_of.get(pxm_of.get(n, -1), "guest node%d" % n)
+    return to_host
+
+
+def host_facts(topo, bdfs):
+    """numatopo.facts() plus the generic initiator nodes of the devices
+    passed through, by device"""
+    f = numatopo.facts(topo)
+    view = numatopo.table_view(topo)
+    gi = []
+    for bdf in bdfs:
+        seg, bus, devfn = numatopo.parse_bdf(bdf)
+        nodes = sorted(view["gi"].get((seg, bus, devfn), [])) if view \
+            else []
+        if nodes:
+            gi.append(nodes)
+    f["generic initiator nodes by device"] = sorted(gi)
+    return f
+
+
+def guest_facts(topo, to_host):
+    """the guest's facts, on host node ids"""
+    f = numatopo.facts(topo, rename=to_host)
+    view = numatopo.table_view(topo)
+    gi = [sorted(to_host(n) for n in nodes)
+          for nodes in (view["gi"].values() if view else [])]
+    f["generic initiator nodes by device"] = sorted(gi)
+    return f
+
+
+def show(value):
+    if isinstance(value, list) and value and isinstance(value[0], tuple):
+        return " ".join("%s:%s" % p for p in value)      # a distance row
+    if isinstance(value, list):
+        return (" ".join(map(str, value)) if value and
+                isinstance(value[0], list) else numatopo.format_list(value)) \
+            or "-"
+    return "-" if value is None else str(value)
+
+
+def compare(want, got, name, demo=False):
+    """(facts checked, facts that differ), printing a FAIL line for each
+    that differs (demo: every fact side by side)"""
+    failed = 0
+    checked = 0
+    if demo:
+        print("\nEvery fact, the host's and the guest's (node ids: the "
+              "host's):")
+        print("  %-34s %-26s %-26s" % ("fact", "host", "guest"))
+    for key in sorted(set(want) | set(got)):
+        if key.startswith("mask has_normal_memory"):
+            continue
+        checked += 1
+        a, b = want.get(key, "(none)"), got.get(key, "(none)")
+        if demo:
+            print("  %-34s %-26s %-26s%s" % (key, show(a), show(b),
+                                             "" if a == b else "  DIFFERS"))
+        if a != b:
+            failed += 1
+            print("  FAIL %s %s: host %s, guest %s" % (name, key, a, b))
+    return checked, failed

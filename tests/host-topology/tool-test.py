@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""scripts/host-topology.py without a guest: bad input, and what it prints.
+
+Every case runs the tool as a user would, on the fixtures of
+tests/data/host-topology, and checks its exit status, its output and its
+message.  Bad input must give exit status 1 and one line on stderr that
+names the option and the value (notes, "host-topology: note: ...", may
+precede it).  Prints "ok"/"FAIL" a case and a closing count.
+"""
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
+TOOL = os.path.join(TOP, "scripts", "host-topology.py")
+FIX = os.path.join(TOP, "tests", "data", "host-topology")
+GRACE = os.path.join(FIX, "grace", "sys")
+CXL = os.path.join(FIX, "cxl2s", "sys")
+
+results = []
+
+
+def tool(*args):
+    p = subprocess.run([sys.executable, TOOL] + list(args),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       universal_newlines=True)
+    return p.returncode, p.stdout, p.stderr
+
+
+def check(ok, what, detail=""):
+    ok = bool(ok)
+    results.append(ok)
+    print("%s %s%s" % ("ok  " if ok else "FAIL", what,
+                       "" if ok else ": " + detail))
+
+
+def error_case(what, pattern, *args):
+    """exit 1, nothing on stdout, one error line matching pattern"""
+    rc, out, err = tool(*args)
+    lines = [x for x in err.splitlines()
+             if not x.startswith("host-topology: note:")]
+    check(rc == 1 and not out and len(lines) == 1 and
+          re.search(pattern, lines[0]),
+          "error: " + what, "exit %d, stderr %r" % (rc, err))
+
+
+def options(out):
+    return [line for line in out.splitlines()
+            if line and not line.startswith("#")]
+
+
+def main():
+    g = ["--sysfs", GRACE, "--arch", "x86_64", "--unbound"]
+    error_case("unknown node", r"--nodes: host node 12 does not exist",
+               *g, "--memory", "1G", "--nodes", "0,12")
+    error_case("bad node list", r"--nodes: .*'0-x'", *g, "--memory", "1G",
+               "--nodes", "0-x")
+    error_case("device not on the host",
+               r"--device 0000:07:00\.0: no such PCI device on the host",
+               *g, "--memory", "1G", "--device", "0000:07:00.0")
+    error_case("not a PCI address", r"'gpu0' is not a PCI address",
+               *g, "--memory", "1G", "--device", "gpu0")
+    error_case("memory on a node that has none",
+               r"--node-memory 3=512M: host node 3 has no memory",
+               *g, "--memory", "1G", "--device", "0000:01:00.0",
+               "--node-memory", "3=512M")
+    error_case("memory that does not fit",
+               r"--memory 512M: 512 MiB cannot hold 1024 MiB for node 0",
+               *g, "--memory", "512M", "--node-memory", "0=1G")
+    error_case("no --memory", r"--memory SIZE is needed", *g)
+    error_case("bad size", r"--memory: '1X' is not a size", *g,
+               "--memory", "1X")
+    error_case("too few vCPUs", r"--vcpus 1: the mirrored host nodes 0-1 "
+               r"have CPUs", "--sysfs", CXL, "--arch", "x86_64",
+               "--memory", "1G", "--vcpus", "1")
+    error_case("a GI-only node asked for without its device",
+               r"--nodes: host node 3 has only a generic initiator node",
+               *g, "--memory", "1G", "--nodes", "0,3")
+    with tempfile.TemporaryDirectory() as empty:
+        error_case("not a sysfs root", r"no devices/system/node",
+                   "--sysfs", empty, "--memory", "1G")
+    error_case("no such sysfs root", r"no devices/system/node",
+               "--sysfs", "/nonexistent", "--memory", "1G")
+
+    # what it prints
+    rc, out, err = tool(*g, "--memory", "1536M", "--device", "0000:01:00.0",
+                        "--device", "0000:02:00.0")
+    opts = options(out)
+    check(rc == 0 and opts[0] == "-machine q35,hmat=on",
+          "grace: -machine with hmat=on first", out[:200])
+    gi = [o for o in opts if o.startswith("-object acpi-generic-initiator")]
+    check(len(gi) == 9 and
+          "-object acpi-generic-initiator,id=gi-hostdev1-0,"
+          "pci-dev=hostdev1,node=0" in gi,
+          "grace: 8 GPU nodes and the NIC's node 0 as generic initiators",
+          "%r" % gi)
+    check("-numa hmat-cache,node-id=9,size=67108864,level=1,"
+          "associativity=direct,policy=write-back,line=64" in opts,
+          "grace: the HBM node's memory-side cache", "%r" % opts)
+    check("-device pcie-root-port,id=rp-hostdev0,chassis=1" in opts and
+          "-device vfio-pci,host=0000:01:00.0,id=hostdev0,bus=rp-hostdev0"
+          in opts, "grace: the GPU as vfio-pci behind a root port",
+          "%r" % opts)
+    check(not any("host-nodes" in o or "vcpu-affinity" in o for o in opts),
+          "--unbound: no host binding", "%r" % opts)
+    check(all(len(o.split(" ")) == 2 for o in opts),
+          "one option and its value per line", "%r" % opts)
+
+    rc, out, err = tool("--sysfs", GRACE, "--arch", "x86_64", "--memory",
+                        "1536M", "--device", "0000:01:00.0")
+    opts = options(out)
+    check("-object memory-backend-ram,id=mem0,size=1048M,host-nodes=0,"
+          "policy=bind" in opts and
+          "-object vcpu-affinity,id=va-node0,node=0,host-nodes=0" in opts,
+          "bound: memory and vCPUs on their host nodes", "%r" % opts)
+
+    rc, out, err = tool(*g, "--memory", "1G", "--device", "0000:02:00.0")
+    check(rc == 0 and re.search(r"HMAT entries of host initiator-target "
+                                r"pairs 1-0, 1-9, 2-0, .* left out", err),
+          "without the GPU, its nodes' HMAT rows are left out with a note",
+          err)
+
+    rc, out, err = tool(*g, "--memory", "1G")
+    check(rc == 0 and "host node 1 left out: only a generic initiator "
+          "node" in err and "# guest node 1 = host node 9" in out,
+          "without --device: GI-only nodes left out, dense ids mapped in "
+          "comments", err + out[:600])
+
+    rc, out, err = tool(*g, "--memory", "1536M", "--device",
+                        "0000:01:00.0", "--device", "0000:02:00.0",
+                        "--nodes", "0,9", "--node-memory", "9=512M")
+    check(rc == 0 and "-object memory-backend-ram,id=mem1,size=512M"
+          in options(out), "--nodes and --node-memory", err + out)
+
+    rc, out, err = tool("--sysfs", CXL, "--arch", "x86_64", "--memory",
+                        "1G", "--format", "json")
+    check(rc == 0 and '"vcpus": 4' in out and '"data_type": '
+          '"read-latency"' in out, "--format json", out[:300])
+
+    passed = sum(results)
+    print("%d passed, %d failed" % (passed, len(results) - passed))
+    return 0 if all(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
