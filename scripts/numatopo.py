@@ -270,8 +270,8 @@ def read_sysfs(root):
                                     read_latency...: int}},
                    "caches": [{"level", "size", "line_size", "indexing",
                                "write_policy"}]}},
-    "pci": {bdf: {"numa_node": int, "path": [bdf of each bridge above it,
-                  then its own]}},
+    "pci": {bdf: {"numa_node": int, "vendor": "0x1b36", "device": ...,
+                  "path": [bdf of each bridge above it, then its own]}},
     "tables": {"SRAT"|"SLIT"|"HMAT": bytes} for those readable,
     "notes": [what could not be read, and why].
     """
@@ -323,6 +323,9 @@ def read_sysfs(root):
         p = os.path.join(pd, bdf)
         nn = os.path.join(p, "numa_node")
         dev = {"numa_node": int(_read(nn)) if os.path.exists(nn) else -1}
+        for attr in ("vendor", "device"):
+            f = os.path.join(p, attr)
+            dev[attr] = _read(f) if os.path.exists(f) else ""
         # the real path names every bridge between the root and the device
         target = os.readlink(p) if os.path.islink(p) else ""
         dev["path"] = [c for c in target.split("/")

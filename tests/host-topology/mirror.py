@@ -27,7 +27,8 @@ FIXTURES = {
     "grace": ("x86_64", ["--unbound", "--memory", "1536M",
                          "--device", "0000:01:00.0",
                          "--device", "0000:02:00.0"]),
-    "cxl2s": ("x86_64", ["--unbound", "--memory", "1536M"]),
+    "cxl2s": ("x86_64", ["--unbound", "--memory", "1536M",
+                         "--device", "0000:81:00.0"]),
     "armvirt": ("aarch64", ["--unbound", "--memory", "1024M",
                             "--device", "0000:01:00.0"]),
     "buildhost": ("x86_64", ["--memory", "512M"]),
@@ -71,9 +72,13 @@ def node_map(guest, model):
     return to_host
 
 
+# the stand-in of every passed-through device in the guest: pci-testdev
+STAND_IN_ID = ("0x1b36", "0x0005")
+
+
 def host_facts(topo, bdfs):
-    """numatopo.facts() plus the generic initiator nodes of the devices
-    passed through, by device"""
+    """numatopo.facts() plus, for the devices passed through, the nodes
+    each is a generic initiator of and each one's numa_node"""
     f = numatopo.facts(topo)
     view = numatopo.table_view(topo)
     gi = []
@@ -84,6 +89,8 @@ def host_facts(topo, bdfs):
         if nodes:
             gi.append(nodes)
     f["generic initiator nodes by device"] = sorted(gi)
+    f["numa_node by device"] = sorted(topo["pci"][b]["numa_node"]
+                                      for b in bdfs)
     return f
 
 
@@ -94,6 +101,10 @@ def guest_facts(topo, to_host):
     gi = [sorted(to_host(n) for n in nodes)
           for nodes in (view["gi"].values() if view else [])]
     f["generic initiator nodes by device"] = sorted(gi)
+    f["numa_node by device"] = sorted(
+        to_host(d["numa_node"]) if d["numa_node"] >= 0 else -1
+        for d in topo["pci"].values()
+        if (d["vendor"], d["device"]) == STAND_IN_ID)
     return f
 
 
