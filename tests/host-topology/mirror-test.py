@@ -83,7 +83,8 @@ def main():
             print("\nscripts/host-topology.py --sysfs %s --arch %s "
                   "--stand-in pci-testdev %s\n" % (
                       os.path.relpath(fixture, TOP), arch, " ".join(extra)))
-            print(text + notes)
+            print("\n".join(mirror.shorten(text.splitlines())))
+            print(notes)
         model = json.loads(mirror.run_tool(fixture, arch, extra, "json")[0])
         qargs = mirror.qemu_lines(text)
         if qargs != [x for o in model["options"] for x in o]:

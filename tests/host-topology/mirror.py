@@ -109,13 +109,37 @@ def guest_facts(topo, to_host):
 
 
 def show(value):
+    """a fact's value, short"""
     if isinstance(value, list) and value and isinstance(value[0], tuple):
-        return " ".join("%s:%s" % p for p in value)      # a distance row
+        return " ".join(str(d) for _, d in value)   # a distance row
+    if isinstance(value, list) and value and isinstance(value[0], list):
+        return " ".join(numatopo.format_list(v) for v in value)
     if isinstance(value, list):
-        return (" ".join(map(str, value)) if value and
-                isinstance(value[0], list) else numatopo.format_list(value)) \
-            or "-"
+        return ",".join(map(str, value)) if any(v < 0 for v in value) \
+            else numatopo.format_list(value) or "-"
     return "-" if value is None else str(value)
+
+
+def shorten(lines, keep=2):
+    """QEMU option lines with each run of one kind (the option and the
+    first word of its value) cut to its first KEEP lines"""
+    out, run = [], []
+
+    def flush():
+        out.extend(run[:keep])
+        if len(run) > keep:
+            out.append("... %d more %s alike" % (len(run) - keep,
+                                                 kind_of(run[0])))
+
+    def kind_of(line):
+        return line if line.startswith("#") else line.split(",")[0]
+    for line in lines:
+        if run and kind_of(line) != kind_of(run[0]):
+            flush()
+            run = []
+        run.append(line)
+    flush()
+    return out
 
 
 def compare(want, got, name, demo=False):
@@ -126,14 +150,14 @@ def compare(want, got, name, demo=False):
     if demo:
         print("\nEvery fact, the host's and the guest's (node ids: the "
               "host's):")
-        print("  %-34s %-26s %-26s" % ("fact", "host", "guest"))
+        print("  %-34s %-30s %-30s" % ("fact", "host", "guest"))
     for key in sorted(set(want) | set(got)):
         if key.startswith("mask has_normal_memory"):
             continue
         checked += 1
         a, b = want.get(key, "(none)"), got.get(key, "(none)")
         if demo:
-            print("  %-34s %-26s %-26s%s" % (key, show(a), show(b),
+            print("  %-34s %-30s %-30s%s" % (key, show(a), show(b),
                                              "" if a == b else "  DIFFERS"))
         if a != b:
             failed += 1

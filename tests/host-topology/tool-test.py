@@ -11,6 +11,7 @@ precede it).  Prints "ok"/"FAIL" a case and a closing count.
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -141,6 +142,28 @@ def main():
                         "1G", "--format", "json")
     check(rc == 0 and '"vcpus": 4' in out and '"data_type": '
           '"read-latency"' in out, "--format json", out[:300])
+
+    # values that one 16-bit HMAT structure cannot hold exactly: rounded,
+    # each change named
+    with tempfile.TemporaryDirectory() as tmp:
+        sysfs = os.path.join(tmp, "sys")
+        shutil.copytree(CXL, sysfs, symlinks=True)
+        shutil.rmtree(os.path.join(sysfs, "firmware"))
+        node = os.path.join(sysfs, "devices", "system", "node")
+        for n, v in ((1, "123457"), (2, "7")):
+            for a in (0, 1):
+                with open(os.path.join(node, "node%d" % n, "access%d" % a,
+                                       "initiators", "read_latency"),
+                          "w") as f:
+                    f.write(v + "\n")
+        rc, out, err = tool("--sysfs", sysfs, "--arch", "x86_64",
+                            "--unbound", "--memory", "1G")
+        check(rc == 0 and "initiator=1,target=1,hierarchy=memory,"
+              "data-type=read-latency,latency=123460" in out and
+              "rounded to multiples of 10: 1-1: 123457 -> 123460; "
+              "0-2: 7 -> 10" in err,
+              "HMAT values beyond 16 bits are rounded, with a note",
+              err + out)
 
     passed = sum(results)
     print("%d passed, %d failed" % (passed, len(results) - passed))
