@@ -29,38 +29,11 @@ device stood in for by a virtio-rng device with the user alias
 
 import argparse
 import json
-import re
 import sys
-from xml.sax.saxutils import escape, quoteattr
 
-QEMU_NS = "http://libvirt.org/schemas/domain/qemu/1.0"
-
-
-def parse_list(text):
-    """'0-2,5' -> [0, 1, 2, 5]"""
-    out = []
-    for part in str(text).replace(" ", "").split(","):
-        if part:
-            lo, _, hi = part.partition("-")
-            out.extend(range(int(lo), int(hi or lo) + 1))
-    return out
-
-
-def fmt_list(ids):
-    """[0, 1, 2, 5] -> '0-2,5'"""
-    out, ids = [], sorted(ids)
-    i = 0
-    while i < len(ids):
-        j = i
-        while j + 1 < len(ids) and ids[j + 1] == ids[j] + 1:
-            j += 1
-        out.append(str(ids[i]) if i == j else "%d-%d" % (ids[i], ids[j]))
-        i = j + 1
-    return ",".join(out)
-
-
-# libvirt's rule for user aliases
-ALIAS = re.compile(r"^ua-[A-Za-z0-9_-]+$")
+import numaconfig as nc
+from numaconfig import QEMU_NS
+from numatopo import format_list, parse_list
 
 
 class Spec:
@@ -116,16 +89,17 @@ class Spec:
             raise SystemExit(
                 "the generic initiator nodes must follow libvirt's %d "
                 "cell%s without holes (QEMU wants node ids without holes): "
-                "expected %s, got %s" % (first, "" if first == 1 else "s",
-                                         fmt_list(want) or "none",
-                                         fmt_list(self.gi_nodes) or "none"))
+                "expected %s, got %s" % (
+                    first, "" if first == 1 else "s",
+                    format_list(want) or "none",
+                    format_list(self.gi_nodes) or "none"))
         if self.cells and sorted(self.cells) != list(range(first)):
             raise SystemExit("libvirt's cells come first: every node with "
                              "memory needs a lower id than every node "
                              "without")
         seen = set()
         for alias, n in self.gis:
-            if not ALIAS.match(alias):
+            if not nc.ALIAS.match(alias):
                 raise SystemExit("device alias %r: libvirt's user aliases "
                                  "are 'ua-' and then letters, digits, '_' "
                                  "or '-'" % alias)
@@ -157,130 +131,60 @@ class Spec:
         return bool(self.lb) and not self.libvirt_lb()
 
 
-def arg(value):
-    return "  <qemu:arg value=%s/>" % quoteattr(value)
-
-
 def commandline(spec, hmat_on=False):
-    """The <qemu:commandline> element, as lines"""
-    out = ["<qemu:commandline>"]
+    """The <qemu:commandline> element"""
+    cl = nc.commandline()
     if hmat_on:
-        out += ["  <!-- no <interconnects> in the XML: libvirt will not "
-                "turn HMAT on -->", arg("-machine"), arg("hmat=on")]
-    if spec.gi_nodes:
-        out.append("  <!-- NUMA nodes %s: generic initiators only, no "
-                   "memory (libvirt 9.0 cannot declare them) -->"
-                   % fmt_list(spec.gi_nodes))
-        for n in spec.gi_nodes:
-            out += [arg("-numa"), arg("node,nodeid=%d" % n)]
+        nc.arguments(cl, "no <interconnects> in the XML: libvirt will not "
+                     "turn HMAT on", ["-machine", "hmat=on"])
+    nc.arguments(cl, "NUMA nodes %s: generic initiators only, no memory "
+                 "(libvirt 9.0 cannot declare them)"
+                 % format_list(spec.gi_nodes),
+                 nc.node_arguments(spec.gi_nodes))
     by_alias = {}
     for alias, n in spec.gis:
         by_alias.setdefault(alias, []).append(n)
     for k, (alias, nodes) in enumerate(by_alias.items()):
-        out.append("  <!-- device %d: a generic initiator in node%s %s -->"
-                   % (k, "s" if len(nodes) > 1 else "", fmt_list(nodes)))
-        for n in nodes:
-            obj = {"qom-type": "acpi-generic-initiator",
-                   "id": "gi-%s-%d" % (alias, n), "pci-dev": alias,
-                   "node": n}
-            out += [arg("-object"),
-                    arg(json.dumps(obj, separators=(",", ":")))]
-    rows = spec.qemu_lb()
-    if rows:
-        out.append("  <!-- HMAT rows with a generic initiator node -->")
-    for i, t, lat, bw in rows:
-        lb = "hmat-lb,initiator=%d,target=%d,hierarchy=memory," % (i, t)
-        out += [arg("-numa"),
-                arg(lb + "data-type=access-latency,latency=%d" % lat),
-                arg("-numa"),
-                arg(lb + "data-type=access-bandwidth,bandwidth=%dM" % bw)]
-    out.append("</qemu:commandline>")
-    return out
+        nc.arguments(cl, "device %d: a generic initiator in node%s %s"
+                     % (k, "s" if len(nodes) > 1 else "", format_list(nodes)),
+                     nc.initiator_arguments(alias, nodes))
+    rows = []
+    for i, t, lat, bw in spec.qemu_lb():
+        rows += ["-numa", nc.hmat_lb(i, t, 0, 0, lat),
+                 "-numa", nc.hmat_lb(i, t, 0, 3, bw)]
+    nc.arguments(cl, "HMAT rows with a generic initiator node", rows)
+    return cl
 
 
-def numa(spec):
-    """The <numa> element (child of <cpu>), as lines"""
-    out = ["<numa>"]
+def numa(spec, parent=None):
+    """The <numa> element (child of <cpu>)"""
+    el = nc.element(parent, "numa")
     for i in sorted(spec.cells):
         cpus, mib = spec.cells[i]
-        out.append("  <cell id='%d'%s memory='%d' unit='MiB'/>"
-                   % (i, " cpus='%s'" % cpus if cpus else "", mib))
-    rows = spec.libvirt_lb()
-    if rows:
-        out.append("  <interconnects>")
-        for i, t, lat, bw in rows:
-            out.append("    <latency initiator='%d' target='%d' "
-                       "type='access' value='%d'/>" % (i, t, lat))
-            out.append("    <bandwidth initiator='%d' target='%d' "
-                       "type='access' value='%d' unit='MiB'/>" % (i, t, bw))
-        out.append("  </interconnects>")
-    out.append("</numa>")
-    return out
-
-
-def indent(lines, n):
-    return [" " * n + line for line in lines]
+        nc.cell(el, i, mib, parse_list(cpus))
+    for i, t, lat, bw in spec.libvirt_lb():
+        nc.interconnect(el, i, t, 0, lat)
+        nc.interconnect(el, i, t, 3, bw)
+    return el
 
 
 def domain(spec, a):
     """A whole TCG domain booting a kernel and initrd"""
-    x86 = a.arch == "x86_64"
     cpus = [c for text, _ in spec.cells.values() for c in parse_list(text)]
     if not cpus:
         raise SystemExit("--domain: no cell has CPUs")
-    vcpus = max(cpus) + 1
-    mib = sum(m for _, m in spec.cells.values())
-    out = ["<domain type='qemu' xmlns:qemu='%s'>" % QEMU_NS,
-           "  <name>%s</name>" % escape(a.name),
-           "  <memory unit='MiB'>%d</memory>" % mib,
-           "  <vcpu placement='static'>%d</vcpu>" % vcpus,
-           "  <os>",
-           "    <type arch='%s' machine='%s'>hvm</type>"
-           % (a.arch, "q35" if x86 else "virt")]
-    if not x86:
-        out += ["    <loader readonly='yes' type='pflash'>%s</loader>"
-                % escape(a.loader),
-                "    <nvram template=%s>%s</nvram>"
-                % (quoteattr(a.nvram_template), escape(a.nvram))]
-    out += ["    <kernel>%s</kernel>" % escape(a.kernel),
-            "    <initrd>%s</initrd>" % escape(a.initrd),
-            "    <cmdline>console=%s quiet panic=-1</cmdline>"
-            % ("ttyS0" if x86 else "ttyAMA0"),
-            "  </os>",
-            "  <features>",
-            "    <acpi/>",
-            "  </features>",
-            "  <cpu%s>" % ("" if x86 else " mode='custom'")]
-    if not x86:
-        out.append("    <model>cortex-a57</model>")
-    out += indent(numa(spec), 4)
-    out += ["  </cpu>",
-            "  <on_poweroff>destroy</on_poweroff>",
-            "  <on_reboot>destroy</on_reboot>",
-            "  <on_crash>destroy</on_crash>",
-            "  <devices>",
-            "    <emulator>%s</emulator>" % escape(a.emulator)]
+    root = nc.test_domain(a, a.arch, sum(m for _, m in spec.cells.values()),
+                          max(cpus) + 1)
+    numa(spec, root.find("cpu"))
+    devices = root.find("devices")
     for k, d in enumerate(spec.devices):
-        bus = "0x%02x" % (k + 1) if d.get("root-port") else "0x00"
-        slot = "0x00" if d.get("root-port") else "0x%02x" % (0x10 + k)
-        out += ["    <!-- stands in for a GPU: a <hostdev> with the same "
-                "alias in real use -->",
-                "    <rng model='virtio'>",
-                "      <backend model='random'>/dev/urandom</backend>",
-                "      <alias name=%s/>" % quoteattr("ua-" + d["id"]),
-                "      <address type='pci' domain='0x0000' bus='%s' "
-                "slot='%s' function='0x0'/>" % (bus, slot),
-                "    </rng>"]
-    if a.console_log:
-        out += ["    <serial type='file'>",
-                "      <source path=%s/>" % quoteattr(a.console_log),
-                "    </serial>"]
-    out += ["    <controller type='usb' model='none'/>",
-            "    <memballoon model='none'/>",
-            "  </devices>"]
-    out += indent(commandline(spec, hmat_on=spec.needs_hmat_on()), 2)
-    out.append("</domain>")
-    return out
+        if d.get("root-port"):
+            bus, slot = k + 1, 0
+        else:
+            bus, slot = 0, 0x10 + k
+        nc.stand_in(devices, "ua-" + d["id"], bus, slot, "a GPU")
+    root.append(commandline(spec, hmat_on=spec.needs_hmat_on()))
+    return root
 
 
 def main():
@@ -300,38 +204,26 @@ def main():
                     help="also pass -machine hmat=on (when the XML has no "
                     "<interconnects>)")
     ap.add_argument("--topology", help="a tests/guest/topologies file")
-    ap.add_argument("--domain", action="store_true",
-                    help="with --topology: print a whole domain")
-    ap.add_argument("--name", default="numa-gi")
     ap.add_argument("--arch", default="x86_64",
                     choices=["x86_64", "aarch64"])
-    ap.add_argument("--emulator", default="/usr/bin/qemu-system-x86_64")
-    ap.add_argument("--kernel", default="/boot/vmlinuz")
-    ap.add_argument("--initrd", default="/boot/initrd.img")
-    ap.add_argument("--loader", default="/usr/share/AAVMF/AAVMF_CODE.fd")
-    ap.add_argument("--nvram-template",
-                    default="/usr/share/AAVMF/AAVMF_VARS.fd")
-    ap.add_argument("--nvram", help="default: /var/lib/libvirt/qemu/"
-                    "nvram/NAME_VARS.fd")
     ap.add_argument("--cells", type=int,
                     help="how many cells the domain's <numa> has (default: "
                     "the lowest --gi node); the --gi nodes follow them")
-    ap.add_argument("--console-log", help="serial console to this file")
+    nc.add_domain_options(ap, "numa-gi")
     a = ap.parse_args()
-    if a.nvram is None:
-        a.nvram = "/var/lib/libvirt/qemu/nvram/%s_VARS.fd" % a.name
 
     if a.topology:
         if a.gi or a.hmat_lb:
             ap.error("--topology cannot be combined with --gi/--hmat-lb")
         spec = Spec.from_topology(a.topology)
         if a.domain:
-            print("\n".join(domain(spec, a)))
+            print(nc.to_text(domain(spec, a)))
             return 0
-        print("<!-- in <cpu>: -->")
-        print("\n".join(numa(spec)))
-        print("<!-- in <domain xmlns:qemu='%s'>: -->" % QEMU_NS)
-        print("\n".join(commandline(spec, a.hmat_on or
+        print(nc.to_text(nc.comment(None, "in <cpu>:")))
+        print(nc.to_text(numa(spec)))
+        print(nc.to_text(nc.comment(None, "in <domain xmlns:qemu='%s'>:"
+                                    % QEMU_NS)))
+        print(nc.to_text(commandline(spec, a.hmat_on or
                                      spec.needs_hmat_on())))
         return 0
     if a.domain:
@@ -361,8 +253,9 @@ def main():
             ap.error("--hmat-lb %r: expected INITIATORS:TARGET:NS:MBS, e.g. "
                      "1-8:0:300:4000" % h)
     spec.check()
-    print("<!-- in <domain xmlns:qemu='%s'>: -->" % QEMU_NS)
-    print("\n".join(commandline(spec, a.hmat_on)))
+    print(nc.to_text(nc.comment(None, "in <domain xmlns:qemu='%s'>:"
+                                % QEMU_NS)))
+    print(nc.to_text(commandline(spec, a.hmat_on)))
     return 0
 
 

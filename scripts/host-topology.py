@@ -9,12 +9,24 @@ memory-side caches and the NUMA node of PCI devices; and, where readable
 (as root), the ACPI SRAT and HMAT: which host nodes a PCI device is a
 generic initiator of, and every initiator-target latency and bandwidth.
 Prints what a guest needs to see the same: the topology part of a QEMU
-command line (--format qemu, one option and its value per line), or the
-model as JSON.  See docs/system/host-topology.rst.
+command line (--format qemu, one option and its value per line), the
+model as JSON, or libvirt domain XML.  See docs/system/host-topology.rst.
 
   host-topology.py --memory 16G --device 0000:01:00.0
   host-topology.py --sysfs tests/data/host-topology/grace/sys --unbound \\
       --memory 1G --device 0000:01:00.0 --stand-in pci-testdev
+
+--format libvirt prints a <domain> holding the NUMA topology parts of a
+domain, to put into an existing one (virsh edit): <memory>, <vcpu>,
+<features><acpi/>, the <numa> of <cpu>, the devices (a <hostdev> with
+user alias ua-hostdevK each, behind a pcie-root-port where the host has
+one), <cputune> and <numatune> (unless --unbound) and <qemu:commandline>
+for what libvirt 9.0 cannot say (docs/system/libvirt.rst).  Guest node
+ids are libvirt's: nodes with memory first, then generic-initiator-only
+nodes; comments map them to host nodes.  With --domain it prints a
+whole TCG test domain booting --kernel and --initrd instead.  With
+--stand-in, each device is a virtio-rng device with the same alias.
+Notes on what was left out or approximated go to stderr.
 """
 
 import argparse
@@ -24,10 +36,11 @@ import platform
 import re
 import sys
 
+import numaconfig as nc
 import numatopo
 from numatopo import TopologyError, format_list, parse_list
 
-ARCHES = {"x86_64": "q35", "aarch64": "virt"}
+ARCHES = nc.MACHINES             # the guest machine of each architecture
 GRANULE_MB = 8                  # QEMU's NUMA node memory alignment (8 MiB)
 ARM_FIRST_NODE_MB = 128         # what AAVMF needs in the first RAM node
 HMAT_ENTRY_MAX = 0xfffe         # largest HMAT entry QEMU accepts
@@ -88,6 +101,7 @@ class Mirror:
         self.hmat = self.hmat_rows()
         self.fit_hmat()
         self.caches = self.hmat_caches()
+        self.dist = self.distances()
 
     # which host nodes and devices --------------------------------------
     def pick_devices(self):
@@ -150,7 +164,12 @@ class Mirror:
             hosts.append(n)
         if not hosts:
             raise TopologyError("no host node to mirror")
-        # guest ids: the host's when every node is mirrored, else dense
+        # guest ids: libvirt's (cells, i.e. nodes with memory, first, then
+        # the others, each in host order), or the host's when every node
+        # is mirrored, else dense
+        if self.args.libvirt_ids:
+            hosts = [n for n in hosts if h["nodes"][n]["mem_kb"]] + \
+                    [n for n in hosts if not h["nodes"][n]["mem_kb"]]
         if hosts == list(range(len(hosts))):
             self.g_of = {n: n for n in hosts}
         else:
@@ -337,6 +356,12 @@ class Mirror:
                  % (numatopo.HMAT_DATA_TYPES[dtype],
                     numatopo.HMAT_HIERARCHY[hier], b, "; ".join(changed)))
 
+    def hmat_list(self):
+        """[(hierarchy, data type, initiator, target, value)], sorted"""
+        return [(hier, dtype, i, t, v)
+                for (hier, dtype), vals in sorted(self.hmat.items())
+                for (i, t), v in sorted(vals.items())]
+
     def hmat_caches(self):
         caches = []
         lat = {t for (h, d), v in self.hmat.items() if h == 0 and d <= 2
@@ -377,21 +402,10 @@ class Mirror:
                 opt += ",initiator=%d" % self.attached[g]
             a.append(("-numa", opt))
         a += self.distance_options()
-        for (hier, dtype), vals in sorted(self.hmat.items()):
-            for (i, t), v in sorted(vals.items()):
-                val = ("latency=%d" % v if dtype <= 2 else
-                       "bandwidth=%dM" % v)
-                a.append(("-numa", "hmat-lb,initiator=%d,target=%d,"
-                          "hierarchy=%s,data-type=%s,%s" % (
-                              i, t, numatopo.HMAT_HIERARCHY[hier],
-                              numatopo.HMAT_DATA_TYPES[dtype], val)))
+        for hier, dtype, i, t, v in self.hmat_list():
+            a.append(("-numa", nc.hmat_lb(i, t, hier, dtype, v)))
         for c in self.caches:
-            a.append(("-numa", "hmat-cache,node-id=%d,size=%d,level=%d,"
-                      "associativity=%s,policy=%s,line=%d" % (
-                          c["node"], c["size"], c["level"],
-                          numatopo.CACHE_INDEXING[c["indexing"]],
-                          numatopo.CACHE_WRITE_POLICY[c["write_policy"]],
-                          c["line_size"])))
+            a.append(("-numa", nc.hmat_cache(c["node"], c)))
         a += self.device_options()
         if not self.args.unbound:
             for g in sorted(self.cpus):
@@ -399,7 +413,8 @@ class Mirror:
                           "host-nodes=%d" % (g, g, self.h_of[g])))
         return a
 
-    def distance_options(self):
+    def distances(self):
+        """{(guest node, guest node): distance} from sysfs, or {}"""
         online = self.host["masks"]["online"] or sorted(self.host["nodes"])
         dist = {}
         for n in self.g_of:
@@ -407,18 +422,22 @@ class Mirror:
             if len(row) != len(online):
                 note("host node %d: %d distances for %d online nodes: no "
                      "distances mirrored" % (n, len(row), len(online)))
-                return []
+                return {}
             for m, d in zip(online, row):
                 if m in self.g_of:
                     dist[(self.g_of[n], self.g_of[m])] = d
-        if len(self.g_of) < 2:
-            return []
-        out = []
-        for (a, b), d in sorted(dist.items()):
-            if a == b or (a > b and dist.get((b, a)) == d):
-                continue
-            out.append(("-numa", "dist,src=%d,dst=%d,val=%d" % (a, b, d)))
-        return out
+        return dist if len(self.g_of) >= 2 else {}
+
+    def distance_options(self, touching=None):
+        """'-numa dist' for every pair (of those with a node in TOUCHING):
+        one direction where both are equal, unless some pair differs, in
+        which case QEMU wants both directions of every pair"""
+        d = self.dist
+        both = any(v != d.get((b, a), v) for (a, b), v in d.items())
+        return [("-numa", "dist,src=%d,dst=%d,val=%d" % (a, b, v))
+                for (a, b), v in sorted(d.items())
+                if a != b and (both or a < b or d.get((b, a)) != v) and
+                (touching is None or a in touching or b in touching)]
 
     def device_options(self):
         out = []
@@ -445,19 +464,22 @@ class Mirror:
             out.append(("-device", dev + (",bus=" + bus if bus else "")))
         for d in self.devices:
             for g in d["nodes"]:
-                out.append(("-object", "acpi-generic-initiator,id=gi-%s-%d,"
-                            "pci-dev=%s,node=%d" % (d["id"], g, d["id"], g)))
+                out.append(("-object", nc.object_keyval(
+                    nc.generic_initiator(d["id"], g))))
         return out
 
-    def comments(self):
+    def comments(self, libvirt=False):
+        """What was mirrored, as comment lines; LIBVIRT: the devices by
+        their libvirt alias"""
         h = self.host["nodes"]
         c = ["host-topology.py: %d host nodes mirrored from %s (%s, %s)"
              % (len(self.g_of), self.args.sysfs, self.arch,
                 "unbound" if self.args.unbound else
                 "memory and vCPUs bound to their host nodes")]
         same = all(g == n for n, g in self.g_of.items())
-        c.append("guest node ids %s host node ids" %
-                 ("=" if same else "!="))
+        c.append("guest node ids %s host node ids%s" % (
+            "=" if same else "!=", " (libvirt's: nodes with memory first, "
+            "then the others)" if self.args.libvirt_ids else ""))
         for g in sorted(self.h_of):
             n = self.h_of[g]
             what = []
@@ -474,10 +496,11 @@ class Mirror:
                      % (g, n, "; ".join(what)))
         if self.hmat_source:
             c.append("HMAT from %s" % self.hmat_source)
+        stand_in = "a virtio-rng device" if libvirt else self.args.stand_in
         for d in self.devices:
             c.append("%s = host %s%s" % (
-                d["id"], d["bdf"],
-                " (stood in for by %s)" % self.args.stand_in
+                "ua-" + d["id"] if libvirt else d["id"], d["bdf"],
+                " (stood in for by %s)" % stand_in
                 if self.args.stand_in else ""))
         return c
 
@@ -494,21 +517,309 @@ class Mirror:
             "devices": [{k: d[k] for k in ("id", "bdf", "nodes",
                                            "guest_node", "behind_port")}
                         for d in self.devices],
+            "libvirt_ids": self.args.libvirt_ids,
             "hmat": [{"hierarchy": numatopo.HMAT_HIERARCHY[h],
                       "data_type": numatopo.HMAT_DATA_TYPES[t],
                       "initiator": i, "target": tg, "value": v}
-                     for (h, t), vals in sorted(self.hmat.items())
-                     for (i, tg), v in sorted(vals.items())],
+                     for h, t, i, tg, v in self.hmat_list()],
             "hmat_source": self.hmat_source,
             "caches": self.caches,
             "options": [list(o) for o in self.options()],
         }
 
 
+# libvirt versions: the native form of generic initiators (<hostdev> with
+# <acpi nodeset>, <cell memory='0'>) came with 11.8
+LIBVIRT_NATIVE = (11, 8)
+
+
+class LibvirtDomain:
+    """A Mirror as libvirt domain XML (docs/system/libvirt.rst).
+
+    libvirt's own XML says what libvirt 9.0 can: the cells (the nodes with
+    memory) with their vCPUs, memory, distances and caches, the HMAT rows
+    libvirt can write between them, the devices and the placement.
+    <qemu:commandline> says the rest: the generic-initiator-only nodes and
+    their distances, the acpi-generic-initiator objects, and the HMAT rows
+    and caches libvirt cannot write.  With NATIVE (libvirt >= 11.8) the
+    generic-initiator-only nodes are <cell memory='0'> and each <hostdev>
+    names its nodes in <acpi nodeset>."""
+
+    def __init__(self, mirror, native):
+        m = self.m = mirror
+        self.native = native
+        self.cells = sorted(m.mem)
+        self.others = sorted(g for g in m.h_of if g not in m.mem)
+        for g in self.others:
+            if g in m.cpus:
+                raise TopologyError(
+                    "--format libvirt: host node %d has CPUs but no memory, "
+                    "which libvirt 9.0 cannot declare as a cell; use "
+                    "--format qemu, or leave the node out with --nodes"
+                    % m.h_of[g])
+        # libvirt's cells are 0..k-1 (Mirror.pick_nodes numbers them so)
+        assert self.cells == list(range(len(self.cells)))
+        self.declared = self.cells + (self.others if native else [])
+        # libvirt writes no -numa dist at all when each distance between
+        # its cells is the default, 20; QEMU then wants ours for every pair
+        self.xml_dist = any(v != 20 for (a, b), v in m.dist.items()
+                            if a != b and a in self.declared and
+                            b in self.declared)
+        self.split_hmat()
+
+    def attachable(self, t):
+        """The initiator that libvirt may make the attached initiator of
+        cell T (without vCPUs) with the guest still showing what the host
+        does: the host's attached initiator, else the node that alone is
+        the best initiator of the host's node (access0 and access1); None
+        unless that is a cell with vCPUs"""
+        m = self.m
+        a = m.attached.get(t)
+        if a is None:
+            best = [m.host["nodes"][m.h_of[t]]["access"].get(k, {}).get(
+                "initiators") for k in (0, 1)]
+            if best[0] == best[1] and best[0] and len(best[0]) == 1:
+                a = m.g_of.get(best[0][0])
+        return a if a in m.cpus else None
+
+    def split_hmat(self):
+        """Which HMAT rows and caches libvirt writes (<interconnects>,
+        <cache>), and which go to <qemu:commandline>.
+
+        libvirt 9.0 takes only cells with vCPUs as initiators, and only one
+        direction of a pair of cells ("Link already defined").  As soon as
+        its XML has HMAT, it gives every cell without vCPUs an attached
+        initiator (-numa node,initiator=): the initiator of its
+        lowest-latency row, else of its highest-bandwidth row, else the
+        first cell with vCPUs; Linux then lists only that one in the
+        node's access0.  So such a cell gets rows from one initiator only,
+        the one the guest may have attached (attachable()); if a cell has
+        none, libvirt's XML has no HMAT at all and <qemu:commandline> turns
+        it on.  QEMU wants a node's rows before its caches, and libvirt
+        writes its own rows and caches before our arguments: a node's
+        caches are libvirt's only when its rows are."""
+        m = self.m
+        rows = m.hmat_list()
+        inits = {}
+        self.unattachable = None
+        for t in self.cells:
+            if t in m.cpus:
+                inits[t] = set(m.cpus)
+            else:
+                a = self.attachable(t)
+                if a is None or not any(r[2] == a and r[3] == t
+                                        for r in rows):
+                    inits = {}
+                    if rows:
+                        self.unattachable = t
+                        note("--format libvirt: guest node %d (host node "
+                             "%d) has no vCPUs and no initiator the guest "
+                             "may show as attached: the HMAT goes to "
+                             "<qemu:commandline>, all of it (libvirt would "
+                             "pick an attached initiator)" % (t, m.h_of[t]))
+                    break
+                inits[t] = {a}
+        xml, links = [], set()
+        for r in rows:
+            hier, _, i, t, _ = r
+            if hier == 0 and i in inits.get(t, ()) and (t, i) not in links:
+                xml.append(r)
+                if i != t:
+                    links.add((i, t))
+        self.cache_cells = set()
+        for t in inits:
+            types = {r[1] for r in xml if r[3] == t}
+            caches = [c for c in m.caches if c["node"] == t]
+            if caches and min(types, default=3) <= 2 and \
+                    max(types, default=0) >= 3 and \
+                    all(c["size"] % 1024 == 0 for c in caches):
+                self.cache_cells.add(t)
+        levels = {(c["node"], c["level"]) for c in m.caches
+                  if c["node"] in self.cache_cells}
+        for r in rows:
+            hier, _, i, t, _ = r
+            if hier and (t, hier) in levels and i in inits[t] and \
+                    (t, i) not in links:
+                xml.append(r)
+                if i != t:
+                    links.add((i, t))
+        self.xml_rows = [r for r in rows if r in xml]
+        self.qemu_rows = [r for r in rows if r not in xml]
+        self.qemu_caches = [c for c in m.caches
+                            if c["node"] not in self.cache_cells]
+        self.hmat_on = bool(m.hmat) and not (self.xml_rows or
+                                             self.cache_cells)
+
+    # the domain -------------------------------------------------------
+    def domain(self, a):
+        """The domain element: the topology parts of a domain, or with
+        A.domain a whole TCG test domain (A: the options of
+        numaconfig.add_domain_options)"""
+        m = self.m
+        mib = sum(m.mem.values())
+        if a.domain:
+            root = nc.test_domain(a, m.arch, mib, m.vcpus)
+        else:
+            root = nc.element(None, "domain", type="kvm")
+            nc.comment(root, "the NUMA topology parts of a domain: put each "
+                       "element below into yours (virsh edit), the <numa> "
+                       "into your <cpu>; the PCI controller indexes and "
+                       "addresses must be free there")
+            nc.element(root, "memory", mib, unit="MiB")
+            nc.element(root, "vcpu", m.vcpus, placement="static")
+            nc.element(nc.element(root, "features"), "acpi")
+            nc.element(root, "cpu")
+            nc.element(root, "devices")
+        for k, c in enumerate(m.comments(libvirt=True)):
+            root.insert(k, nc.comment(None, c))
+        self.numa(nc.element(root.find("cpu"), "numa"))
+        self.devices(root.find("devices"))
+        if not len(root.find("devices")):
+            root.remove(root.find("devices"))
+        if not m.args.unbound:
+            self.placement(root)
+        cl = self.commandline()
+        if len(cl):
+            root.append(cl)
+        return root
+
+    def numa(self, numa):
+        """The cells, their distances and caches, and <interconnects>"""
+        m = self.m
+        for g in self.declared:
+            if g in m.mem:
+                cell = nc.cell(numa, g, m.mem[g], m.cpus.get(g))
+            else:
+                cell = nc.element(numa, "cell", id=g, memory=0, unit="KiB")
+            sib = [(b, v) for (a, b), v in sorted(m.dist.items())
+                   if a == g and b != g and b in self.declared and
+                   self.xml_dist]
+            if sib:
+                ds = nc.element(cell, "distances")
+                for b, v in sib:
+                    nc.element(ds, "sibling", id=b, value=v)
+            if g in self.cache_cells:
+                for c in m.caches:
+                    if c["node"] == g:
+                        nc.cell_cache(cell, c)
+        for hier, dtype, i, t, v in self.xml_rows:
+            nc.interconnect(numa, i, t, dtype, v, hier)
+
+    def devices(self, devices):
+        """Each device behind its own pcie-root-port where the host has it
+        behind a port, on a pcie-expander-bus of its node where it has a
+        node and no generic initiator, as --format qemu places it"""
+        m = self.m
+        index = 0                       # of PCI controllers: 0 is the root
+        for k, d in enumerate(m.devices):
+            alias = "ua-" + d["id"]
+            bus, slot, pxb = 0, 0x10 + k, None
+            if d["guest_node"] is not None and not d["nodes"]:
+                if d["guest_node"] in self.cells:
+                    index += 1
+                    pxb = index
+                    ctl = nc.element(devices, "controller", type="pci",
+                                     index=pxb, model="pcie-expander-bus")
+                    nc.element(ctl, "model", name="pxb-pcie")
+                    nc.element(nc.element(ctl, "target", busNr=128 + 8 * k),
+                               "node", d["guest_node"])
+                else:
+                    note("--device %s: its node (guest node %d) is no "
+                         "libvirt cell: the device is not placed on it"
+                         % (d["bdf"], d["guest_node"]))
+            if d["behind_port"] or pxb:
+                index += 1
+                ctl = nc.element(devices, "controller", type="pci",
+                                 index=index, model="pcie-root-port")
+                if pxb:
+                    nc.pci_address(ctl, pxb, 0)
+                bus, slot = index, 0
+            if m.args.stand_in:
+                nc.stand_in(devices, alias, bus, slot, "host " + d["bdf"])
+                continue
+            hd = nc.element(devices, "hostdev", mode="subsystem", type="pci",
+                            managed="yes")
+            seg, hbus, devfn = numatopo.parse_bdf(d["bdf"])
+            nc.element(nc.element(hd, "source"), "address",
+                       domain="0x%04x" % seg, bus="0x%02x" % hbus,
+                       slot="0x%02x" % (devfn >> 3),
+                       function="0x%x" % (devfn & 7))
+            nc.element(hd, "alias", name=alias)
+            nc.pci_address(hd, bus, slot)
+            if self.native and d["nodes"]:
+                nc.element(hd, "acpi", nodeset=format_list(d["nodes"]))
+
+    def placement(self, root):
+        """vCPUs on the host CPUs of their node, memory on its host node"""
+        m = self.m
+        h = m.host["nodes"]
+        root.find("vcpu").set("cpuset", format_list(
+            c for g in m.cpus for c in h[m.h_of[g]]["cpus"]))
+        cputune = nc.element(root, "cputune")
+        for g in sorted(m.cpus):
+            for v in m.cpus[g]:
+                nc.element(cputune, "vcpupin", vcpu=v,
+                           cpuset=format_list(h[m.h_of[g]]["cpus"]))
+        numatune = nc.element(root, "numatune")
+        for g in self.cells:
+            nc.element(numatune, "memnode", cellid=g, mode="strict",
+                       nodeset=m.h_of[g])
+
+    def commandline(self):
+        """What libvirt cannot write, for QEMU directly"""
+        m = self.m
+        cl = nc.commandline()
+        if self.hmat_on:
+            nc.arguments(cl, "no HMAT in libvirt's XML: libvirt does not "
+                         "turn it on", ["-machine", "hmat=on"])
+        extra = [g for g in sorted(m.h_of) if g not in self.declared]
+        nc.arguments(cl, "NUMA node%s %s: generic initiators only, no "
+                     "memory (libvirt 9.0 cannot declare %s)" % (
+                         "s" if len(extra) > 1 else "", format_list(extra),
+                         "them" if len(extra) > 1 else "it"),
+                     nc.node_arguments(extra))
+        if extra:
+            nc.arguments(cl, "their distances" if self.xml_dist else
+                         "distances (libvirt writes none when all between "
+                         "its cells are 20)", [
+                             x for o in m.distance_options(
+                                 touching=extra if self.xml_dist else None)
+                             for x in o])
+        for d in m.devices:
+            if d["nodes"] and (m.args.stand_in or not self.native):
+                nc.arguments(cl, "ua-%s (host %s) is a generic initiator in "
+                             "node%s %s" % (d["id"], d["bdf"],
+                                            "s" if len(d["nodes"]) > 1
+                                            else "", format_list(d["nodes"])),
+                             nc.initiator_arguments("ua-" + d["id"],
+                                                    d["nodes"]))
+        if self.unattachable is not None:
+            why = ("the HMAT, all of it: with HMAT in its XML, libvirt would "
+                   "give guest node %d an attached initiator, which the "
+                   "host's node %d has not" % (
+                       self.unattachable, m.h_of[self.unattachable]))
+        else:
+            why = ("HMAT rows libvirt cannot write: from a node without "
+                   "vCPUs, the second direction of a pair of cells, to a "
+                   "cell without vCPUs from another than its attached "
+                   "initiator")
+        nc.arguments(cl, why,
+                     [x for hier, dtype, i, t, v in self.qemu_rows
+                      for x in ("-numa", nc.hmat_lb(i, t, hier, dtype, v))])
+        nc.arguments(cl, "memory-side caches of node%s %s, after the node's "
+                     "HMAT rows" % ("s" if len(self.qemu_caches) > 1 else "",
+                               format_list(c["node"]
+                                           for c in self.qemu_caches)),
+                     [x for c in self.qemu_caches
+                      for x in ("-numa", nc.hmat_cache(c["node"], c))])
+        return cl
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(
         description=__doc__.split("\n")[0],
-        epilog="Notes on what was left out or approximated go to stderr.")
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 1)[1])
     ap.add_argument("--sysfs", default="/sys",
                     help="sysfs root to read (default /sys)")
     ap.add_argument("--vcpus", type=int,
@@ -526,14 +837,35 @@ def main(argv=None):
                     help="a host PCI device to pass through (repeatable)")
     ap.add_argument("--stand-in", metavar="DRIVER",
                     help="an emulated device (e.g. pci-testdev) in place of "
-                    "vfio-pci,host=BDF, placed the same way")
+                    "vfio-pci,host=BDF, placed the same way; with --format "
+                    "libvirt always a virtio-rng device")
     ap.add_argument("--arch", choices=sorted(ARCHES),
                     help="guest architecture (default: the host's)")
     ap.add_argument("--unbound", action="store_true",
                     help="no host-nodes binding of memory and no "
                     "vcpu-affinity rules: to try a host's shape elsewhere")
-    ap.add_argument("--format", choices=("qemu", "json"), default="qemu")
+    ap.add_argument("--format", choices=("qemu", "json", "libvirt"),
+                    default="qemu", help="QEMU options (default), the model "
+                    "as JSON, or libvirt domain XML")
+    ap.add_argument("--libvirt-ids", action="store_true",
+                    help="number guest nodes as libvirt must: nodes with "
+                    "memory first, then the others (implied by --format "
+                    "libvirt)")
+    ap.add_argument("--libvirt-version", metavar="X.Y", default="9.0",
+                    help="--format libvirt: the libvirt to write for "
+                    "(default 9.0, tested; 11.8 and later: its own elements "
+                    "for generic initiators, untested)")
+    nc.add_domain_options(ap, "host-topology")
     args = ap.parse_args(argv)
+    if args.format == "libvirt":
+        args.libvirt_ids = True
+    elif args.domain:
+        ap.error("--domain goes with --format libvirt")
+    try:
+        version = tuple(int(x) for x in args.libvirt_version.split("."))
+    except ValueError:
+        ap.error("--libvirt-version %s: not a version (e.g. 9.0, 11.8)"
+                 % args.libvirt_version)
     if args.arch is None:
         args.arch = platform.machine()
         if args.arch not in ARCHES:
@@ -547,6 +879,9 @@ def main(argv=None):
         if args.format == "json":
             json.dump(m.model(), sys.stdout, indent=2, sort_keys=True)
             print()
+        elif args.format == "libvirt":
+            lv = LibvirtDomain(m, native=version >= LIBVIRT_NATIVE)
+            print(nc.to_text(lv.domain(args)))
         else:
             for c in m.comments():
                 print("# " + c)

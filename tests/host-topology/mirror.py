@@ -74,6 +74,8 @@ def node_map(guest, model):
 
 # the stand-in of every passed-through device in the guest: pci-testdev
 STAND_IN_ID = ("0x1b36", "0x0005")
+# and through --format libvirt: virtio-rng, transitional or modern
+LIBVIRT_STAND_IN_IDS = (("0x1af4", "0x1005"), ("0x1af4", "0x1044"))
 
 
 def host_facts(topo, bdfs):
@@ -94,8 +96,9 @@ def host_facts(topo, bdfs):
     return f
 
 
-def guest_facts(topo, to_host):
-    """the guest's facts, on host node ids"""
+def guest_facts(topo, to_host, stand_in=(STAND_IN_ID,)):
+    """the guest's facts, on host node ids; STAND_IN: the (vendor, device)
+    ids of the devices that stand in for the host's"""
     f = numatopo.facts(topo, rename=to_host)
     view = numatopo.table_view(topo)
     gi = [sorted(to_host(n) for n in nodes)
@@ -104,7 +107,7 @@ def guest_facts(topo, to_host):
     f["numa_node by device"] = sorted(
         to_host(d["numa_node"]) if d["numa_node"] >= 0 else -1
         for d in topo["pci"].values()
-        if (d["vendor"], d["device"]) == STAND_IN_ID)
+        if (d["vendor"], d["device"]) in stand_in)
     return f
 
 

@@ -9,12 +9,14 @@ names the option and the value (notes, "host-topology: note: ...", may
 precede it).  Prints "ok"/"FAIL" a case and a closing count.
 """
 
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import xml.etree.ElementTree as ET
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
@@ -22,6 +24,7 @@ TOOL = os.path.join(TOP, "scripts", "host-topology.py")
 FIX = os.path.join(TOP, "tests", "data", "host-topology")
 GRACE = os.path.join(FIX, "grace", "sys")
 CXL = os.path.join(FIX, "cxl2s", "sys")
+QEMU_NS = "http://libvirt.org/schemas/domain/qemu/1.0"
 
 results = []
 
@@ -53,6 +56,161 @@ def error_case(what, pattern, *args):
 def options(out):
     return [line for line in out.splitlines()
             if line and not line.startswith("#")]
+
+
+def libvirt_xml(out):
+    """(the domain element, the <qemu:commandline> arguments)"""
+    root = ET.fromstring(out)
+    return root, [a.get("value") for a in root.iterfind(
+        "{%s}commandline/{%s}arg" % (QEMU_NS, QEMU_NS))]
+
+
+def sysfs_copy(tmp, src, files):
+    """A copy of fixture SRC below TMP with FILES ({path: text}) written"""
+    sysfs = os.path.join(tmp, "sys")
+    shutil.copytree(src, sysfs, symlinks=True)
+    for rel, text in files.items():
+        path = os.path.join(sysfs, "devices", "system", "node", rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(text)
+    return sysfs
+
+
+def libvirt_cases():
+    """--format libvirt: what goes in libvirt's XML, what in
+    <qemu:commandline>, and the node ids --format json agrees on"""
+    g = ["--sysfs", GRACE, "--arch", "x86_64", "--memory", "1536M",
+         "--device", "0000:01:00.0", "--device", "0000:02:00.0"]
+    rc, out, err = tool(*g, "--unbound", "--format", "libvirt")
+    root, args = libvirt_xml(out)
+    cells = [(c.get("id"), c.get("cpus"), c.get("memory"))
+             for c in root.iterfind("cpu/numa/cell")]
+    check(rc == 0 and root.tag == "domain" and
+          cells == [("0", "0-3", "1048"), ("1", None, "488")] and
+          ["node,nodeid=%d" % n for n in range(2, 10)] ==
+          [a for a in args if a.startswith("node,")],
+          "libvirt: grace's memory nodes are cells 0-1, its GPU nodes 2-9 "
+          "are -numa node in <qemu:commandline>", "%r %r" % (cells, args))
+    check("<!-- guest node 1 = host node 9: 488 MiB" in out and
+          "<!-- guest node 2 = host node 1: generic initiator of "
+          "0000:01:00.0 -->" in out,
+          "libvirt: comments map guest nodes to host nodes", out[:1500])
+    objs = [json.loads(a) for a in args if a.startswith("{")]
+    check(len(objs) == 9 and {"qom-type": "acpi-generic-initiator",
+                              "id": "gi-ua-hostdev1-0",
+                              "pci-dev": "ua-hostdev1", "node": 0} in objs
+          and sorted(o["node"] for o in objs
+                     if o["pci-dev"] == "ua-hostdev0") == list(range(2, 10)),
+          "libvirt: one JSON acpi-generic-initiator per device and node, "
+          "pci-dev its user alias", "%r" % objs)
+    hd = [(h.find("source/address").get("bus"), h.find("alias").get("name"),
+           h.find("address").get("bus"))
+          for h in root.iterfind("devices/hostdev")]
+    ports = [c.get("index") for c in root.iterfind("devices/controller")
+             if c.get("model") == "pcie-root-port"]
+    check(hd == [("0x01", "ua-hostdev0", "0x01"),
+                 ("0x02", "ua-hostdev1", "0x02")] and ports == ["1", "2"],
+          "libvirt: each device a <hostdev> with its host address and user "
+          "alias, behind its own pcie-root-port", "%r %r" % (hd, ports))
+    check(root.find("cpu/numa/interconnects") is None and
+          root.find("cpu/numa/cell/cache") is None and
+          args[:2] == ["-machine", "hmat=on"] and
+          "hmat-cache,node-id=1,size=67108864,level=1,"
+          "associativity=direct,policy=write-back,line=64" in args and
+          len([a for a in args if a.startswith("hmat-lb,")]) == 72 and
+          "guest node 1 (host node 9) has no vCPUs and no initiator" in err,
+          "libvirt: the HBM cell has no initiator libvirt 9.0 could attach: "
+          "all HMAT in <qemu:commandline>, with a note", err + " ".join(
+              a for a in args if not a.startswith(("hmat-lb", "dist"))))
+    check(root.find("cputune") is None and root.find("numatune") is None,
+          "libvirt --unbound: no <cputune>, no <numatune>", out[:300])
+
+    rc, out, err = tool(*g, "--format", "libvirt")
+    root, args = libvirt_xml(out)
+    check(rc == 0 and root.find("vcpu").get("cpuset") == "0-3" and
+          [(p.get("vcpu"), p.get("cpuset"))
+           for p in root.iterfind("cputune/vcpupin")] ==
+          [(str(v), "0-3") for v in range(4)] and
+          [(n.get("cellid"), n.get("mode"), n.get("nodeset"))
+           for n in root.iterfind("numatune/memnode")] ==
+          [("0", "strict", "0"), ("1", "strict", "9")],
+          "libvirt bound: vCPUs pinned to their host node's CPUs, each "
+          "cell's memory bound to its host node", out)
+
+    rc, out, err = tool(*g, "--unbound", "--format", "json",
+                        "--libvirt-ids")
+    check(rc == 0 and [(n["guest"], n["host"]) for n in
+                       json.loads(out)["nodes"]] ==
+          [(0, 0), (1, 9)] + [(g, g - 1) for g in range(2, 10)],
+          "--format json --libvirt-ids: the node ids of --format libvirt",
+          out[:300])
+
+    rc, out, err = tool(*g, "--unbound", "--format", "libvirt",
+                        "--libvirt-version", "11.8")
+    root, args = libvirt_xml(out)
+    check(rc == 0 and [(c.get("id"), c.get("memory")) for c in
+                       root.iterfind("cpu/numa/cell")][2:] ==
+          [(str(n), "0") for n in range(2, 10)] and
+          [h.find("acpi").get("nodeset") for h in
+           root.iterfind("devices/hostdev")] == ["2-9", "0"] and
+          not [a for a in args if a.startswith(("node,", "{"))] and
+          len(root.findall("cpu/numa/cell/distances/sibling")) == 90,
+          "libvirt 11.8: <cell memory='0'> and <hostdev><acpi nodeset>, "
+          "no -numa node or -object in <qemu:commandline>", out)
+
+    c = ["--sysfs", CXL, "--arch", "x86_64", "--unbound", "--memory",
+         "1536M", "--format", "libvirt"]
+    rc, out, err = tool(*c)
+    root, args = libvirt_xml(out)
+    rows = [(r.get("initiator"), r.get("target"))
+            for r in root.iterfind("cpu/numa/interconnects/*")]
+    check(rc == 0 and not err and set(rows) == {
+        ("0", "0"), ("0", "1"), ("1", "1"), ("0", "2")} and
+          "hmat-lb,initiator=1,target=0,hierarchy=memory,"
+          "data-type=read-latency,latency=140" in args and
+          "hmat-lb,initiator=1,target=2,hierarchy=memory,"
+          "data-type=read-latency,latency=350" in args,
+          "libvirt: <interconnects> between cells, one direction of a "
+          "pair, only the CXL node's best initiator to it; the other rows "
+          "in <qemu:commandline>", err + out)
+    with tempfile.TemporaryDirectory() as tmp:
+        rc, out, err = tool("--sysfs", CXL, "--arch", "x86_64", "--unbound",
+                            "--memory", "1536M", "--device", "0000:81:00.0",
+                            "--format", "libvirt")
+        root, args = libvirt_xml(out)
+        pxb = root.find("devices/controller[@model='pcie-expander-bus']")
+        check(rc == 0 and pxb is not None and
+              pxb.find("target/node").text == "1" and
+              root.find("devices/hostdev/address").get("bus") == "0x02",
+              "libvirt: a device with a node and no generic initiator "
+              "behind a root port on a pcie-expander-bus of its node", out)
+        cache = {"memory_side_cache/index1/" + k: v for k, v in (
+            ("size", "1048576\n"), ("line_size", "64\n"),
+            ("indexing", "0\n"), ("write_policy", "0\n"))}
+        sysfs = sysfs_copy(tmp, CXL, {"node0/" + k: v
+                                      for k, v in cache.items()})
+        rc, out, err = tool(*c[:1], sysfs, *c[2:])
+        cell = libvirt_xml(out)[0].find("cpu/numa/cell[@id='0']/cache")
+        check(rc == 0 and cell is not None and
+              (cell.get("level"), cell.get("associativity"),
+               cell.get("policy"), cell.find("size").get("value"),
+               cell.find("size").get("unit"), cell.find("line").get("value"))
+              == ("1", "direct", "writeback", "1024", "KiB", "64"),
+              "libvirt: a memory-side cache of a cell with vCPUs as its "
+              "<cache>", err + out)
+    with tempfile.TemporaryDirectory() as tmp:
+        sysfs = sysfs_copy(tmp, CXL, {"node1/meminfo":
+                                      "Node 1 MemTotal:       0 kB\n"})
+        error_case("libvirt: a node with CPUs and no memory",
+                   r"--format libvirt: host node 1 has CPUs but no memory, "
+                   r"which libvirt 9.0 cannot declare as a cell",
+                   "--sysfs", sysfs, "--arch", "x86_64", "--unbound",
+                   "--memory", "1G", "--format", "libvirt")
+        rc, out, err = tool("--sysfs", sysfs, "--arch", "x86_64",
+                            "--unbound", "--memory", "1G")
+        check(rc == 0 and "-numa node,nodeid=1,cpus=2-3" in out,
+              "--format qemu: that node is fine", err + out)
 
 
 def main():
@@ -164,6 +322,8 @@ def main():
               "0-2: 7 -> 10" in err,
               "HMAT values beyond 16 bits are rounded, with a note",
               err + out)
+
+    libvirt_cases()
 
     passed = sum(results)
     print("%d passed, %d failed" % (passed, len(results) - passed))

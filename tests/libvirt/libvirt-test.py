@@ -23,6 +23,11 @@ touched:
     and who placed each thread (libvirt pins after QEMU does, so libvirt
     wins); resumed, the guest harness (tests/guest/init) boots, and its
     view is checked like tests/guest/numa-guest.py does;
+  - defines and starts the TCG domains that scripts/host-topology.py
+    --format libvirt makes of fixtures of tests/data/host-topology (grace
+    and others): each guest captures its sysfs (tests/guest/init in
+    capture mode, on the serial console), and every fact of it must equal
+    the fixture's (tests/host-topology/mirror.py);
   - stops every process it started, by pid.
 
 Prints one line per check: "ok NAME", "FAIL NAME: DETAIL" or
@@ -30,8 +35,10 @@ Prints one line per check: "ok NAME", "FAIL NAME: DETAIL" or
 """
 
 import argparse
+import contextlib
 import glob
 import importlib.util
+import io
 import json
 import os
 import re
@@ -49,8 +56,12 @@ TOP = os.path.dirname(os.path.dirname(os.path.dirname(
 PACKAGES = ["libvirt-daemon-system", "libvirt-clients"]
 PRIVATE_DIRS = ["/run/libvirt", "/var/lib/libvirt", "/var/cache/libvirt",
                 "/var/log/libvirt"]
-QEMU_NS = "http://libvirt.org/schemas/domain/qemu/1.0"
 MACHINE = {"x86_64": "q35", "aarch64": "virt"}
+# the fixtures of tests/data/host-topology mirrored through libvirt: a GPU
+# host (generic initiator nodes, all HMAT in <qemu:commandline>), a
+# 2-socket host with CXL memory (<interconnects>, a pcie-expander-bus) and
+# an Arm virt host (UEFI; distances libvirt leaves to us)
+MIRRORED = ("grace", "cxl2s", "armvirt")
 
 
 def load(name, path):
@@ -61,6 +72,13 @@ def load(name, path):
 
 
 sys.dont_write_bytecode = True  # no __pycache__ beside the tools
+sys.path.insert(0, os.path.join(TOP, "tests", "host-topology"))
+import mirror  # noqa: E402  (puts scripts/ and tests/guest on the path)
+import capture  # noqa: E402
+import numaconfig  # noqa: E402
+import numatopo  # noqa: E402
+from numaconfig import QEMU_NS  # noqa: E402
+from numatopo import format_list  # noqa: E402
 guest = load("numa_guest", os.path.join(TOP, "tests/guest/numa-guest.py"))
 gi_libvirt = load("gi_libvirt", os.path.join(TOP, "scripts/gi-libvirt.py"))
 
@@ -288,10 +306,9 @@ def domain_xml(args, arch, topo_path, console_log, extra):
         loader=args.assets.get("FIRMWARE_aarch64", ""),
         nvram_template=args.assets.get("VARS_aarch64", ""),
         nvram="/var/lib/libvirt/qemu/nvram/numa-gi-%s_VARS.fd" % arch,
-        console_log=console_log)
+        cmdline=None, console_log=console_log)
     spec = gi_libvirt.Spec.from_topology(topo_path)
-    ET.register_namespace("qemu", QEMU_NS)
-    root = ET.fromstring("\n".join(gi_libvirt.domain(spec, a)))
+    root = gi_libvirt.domain(spec, a)
     extra(root)
     return ET.tostring(root, encoding="unicode")
 
@@ -381,7 +398,7 @@ def check_limits(r, args, work, topo):
 def check_refusal(r, args, work, arch, topo, name, pattern, **kw):
     """A domain that QEMU must refuse to start, with one clear message"""
     cpus = host_cpus()
-    emulatorpin = kw.get("emulatorpin", gi_libvirt.fmt_list(cpus))
+    emulatorpin = kw.get("emulatorpin", format_list(cpus))
     xml = domain_xml(args, arch, topo, None, lambda root: add_affinity(
         root, cpus, emulatorpin))
     path = save(work, "refused-%d.xml" % len(os.listdir(work)), xml)
@@ -408,12 +425,12 @@ def check_domain(r, args, work, arch, topo_path, affinity):
     if affinity and not pin:
         r.skip("%s: libvirt <cputune> against vcpu-affinity" % arch,
                "needs 2 host CPUs, all of them allowed to this process "
-               "(allowed %s, online %s)" % (gi_libvirt.fmt_list(cpus),
-                                            gi_libvirt.fmt_list(
+               "(allowed %s, online %s)" % (format_list(cpus),
+                                            format_list(
                                                 online_cpus())))
     xml = domain_xml(args, arch, topo_path, log,
                      (lambda root: add_affinity(
-                         root, cpus, gi_libvirt.fmt_list(cpus))) if pin
+                         root, cpus, format_list(cpus))) if pin
                      else (lambda root: None))
     path = save(work, "%s.xml" % dom, xml)
     p = virsh("create", path, "--paused", timeout=300)
@@ -424,25 +441,32 @@ def check_domain(r, args, work, arch, topo_path, affinity):
     try:
         check_paused(r, arch, dom, cpus if pin else None,
                      gi_libvirt.Spec.from_topology(topo_path).gis)
-        t0 = time.monotonic()
-        p = virsh("resume", dom)
-        if not r.check(p.returncode == 0, "%s: virsh resume" % arch,
-                       p.stdout):
+        secs = run_guest(r, dom, arch, "resume", args.timeout)
+        if secs is None:
             return
-        while time.monotonic() - t0 < args.timeout:
-            p = virsh("domstate", dom)
-            if p.returncode or "shut off" in p.stdout:
-                break
-            time.sleep(0.5)
-        else:
-            r.fail("%s: the guest powers off" % arch,
-                   "still running after %d s" % args.timeout)
-            return
-        secs = time.monotonic() - t0
     finally:
         virsh("destroy", dom)
     check_cmdline(r, work, arch, dom)
     check_guest(r, arch, topo_path, log, secs)
+
+
+def run_guest(r, dom, name, verb, timeout):
+    """'virsh VERB DOM' (start, resume), then the seconds until DOM is shut
+    off (its guest powered off); None, with a FAIL line, if virsh failed
+    or after TIMEOUT seconds"""
+    t0 = time.monotonic()
+    p = virsh(verb, dom, timeout=300)
+    if not r.check(p.returncode == 0, "%s: virsh %s" % (name, verb),
+                   p.stdout.strip()[-800:] + "\n" + domain_log(dom)[-1500:]):
+        return None
+    while time.monotonic() - t0 < timeout:
+        p = virsh("domstate", dom)
+        if p.returncode or "shut off" in p.stdout:
+            return time.monotonic() - t0
+        time.sleep(0.5)
+    r.fail("%s: the guest powers off" % name,
+           "still running after %d s" % timeout)
+    return None
 
 
 def check_paused(r, arch, dom, cpus, gis):
@@ -481,7 +505,7 @@ def check_paused(r, arch, dom, cpus, gis):
         r.check(v.get("affinity") == want and real == want,
                 "%s: vCPU %d on host CPUs %s: libvirt's %s wins over "
                 "vcpu-affinity va-default (%s)" %
-                (arch, i, gi_libvirt.fmt_list(want),
+                (arch, i, format_list(want),
                  "vcpupin" if i == 0 else "default (every host CPU)",
                  first),
                 "query %s, /proc %s" % (v.get("affinity"), real))
@@ -506,7 +530,7 @@ def check_paused(r, arch, dom, cpus, gis):
             others and all(c == [cpus[0]] for c in others.values()),
             "%s: emulator threads on host CPU %s: emulator-affinity ea "
             "narrows libvirt's emulatorpin (%s): %s"
-            % (arch, first, gi_libvirt.fmt_list(cpus),
+            % (arch, first, format_list(cpus),
                ", ".join(sorted(others))),
             "query %s; /proc %s" % (emu, " ".join(
                 "%s:%s" % kv for kv in sorted(others.items()))))
@@ -569,6 +593,79 @@ def check_guest(r, arch, topo_path, log, secs):
         r.ok("%s guest sees the topology: %d checks of "
              "tests/guest/numa-guest.py passed (GI nodes online, HMAT from "
              "both sources, access0/access1)" % (arch, ck.passed))
+
+
+def check_mirror(r, args, work, fixture):
+    """scripts/host-topology.py --format libvirt: a domain made from a
+    captured host, defined and started by libvirt, whose guest captures
+    its sysfs; every fact must equal the fixture's, on host node ids
+    (through the JSON model of the same node ids)"""
+    arch, extra = mirror.FIXTURES[fixture]
+    name = "%s: host-topology.py --format libvirt (%s)" % (arch, fixture)
+    sysfs = os.path.join(mirror.FIXTURE_DIR, fixture, "sys")
+    dom = "mirror-%s" % fixture
+    log = os.path.join(work, "console-%s.log" % dom)
+    flags = ["--domain", "--name", dom,
+             "--emulator", os.path.join(args.build, "qemu-system-" + arch),
+             "--kernel", args.assets["KERNEL_" + arch],
+             "--initrd", args.assets["INITRD_" + arch],
+             "--cmdline", "console=%s quiet panic=-1 capture"
+             % numaconfig.CONSOLES[arch], "--console-log", log]
+    if arch == "aarch64":
+        flags += ["--loader", args.assets["FIRMWARE_aarch64"],
+                  "--nvram-template", args.assets["VARS_aarch64"]]
+    try:
+        model = json.loads(mirror.run_tool(sysfs, arch, extra +
+                                           ["--libvirt-ids"], "json")[0])
+        xml, notes = mirror.run_tool(sysfs, arch, extra + flags, "libvirt")
+    except SystemExit as e:
+        r.fail(name, str(e))
+        return
+    path = save(work, "%s.xml" % dom, xml)
+    cells = {int(c.get("id")): int(c.get("memory"))
+             for c in ET.fromstring(xml).iterfind("cpu/numa/cell")}
+    if not r.check(cells == {n["guest"]: n["memory_mb"] for n in
+                             model["nodes"] if n["memory_mb"]},
+                   "%s and --format json --libvirt-ids agree on the cells"
+                   % name, "XML %s, JSON %s" % (cells, model["nodes"])):
+        return
+    p = virsh("define", "--validate", path)
+    if not r.check(p.returncode == 0, "%s: virsh define --validate" % name,
+                   p.stdout.strip()[-800:]):
+        return
+    try:
+        secs = run_guest(r, dom, name, "start", args.timeout)
+        if secs is None:
+            return
+    finally:
+        virsh("destroy", dom)
+        save(work, "%s-qemu.log" % dom, domain_log(dom))
+        virsh("undefine", "--nvram", dom)
+    try:
+        out = open(log, errors="replace").read()
+        entries = capture.parse_capture(out)
+    except (OSError, capture.CaptureError) as e:
+        r.fail("%s: the guest's capture" % name, str(e))
+        return
+    if not r.check(entries and re.search(r"@@ end\s*$", out, re.M),
+                   "%s: the guest captured its sysfs (%d files, %.1f s)"
+                   % (name, len(entries), secs),
+                   "last lines:\n" + "\n".join(out.splitlines()[-15:])):
+        return
+    capture.write_tree(entries, os.path.join(work, dom))
+    got_topo = numatopo.read_sysfs(os.path.join(work, dom, "sys"))
+    bdfs = [extra[i + 1] for i, a in enumerate(extra) if a == "--device"]
+    want = mirror.host_facts(numatopo.read_sysfs(sysfs), bdfs)
+    got = mirror.guest_facts(got_topo, mirror.node_map(got_topo, model),
+                             stand_in=mirror.LIBVIRT_STAND_IN_IDS)
+    lines = io.StringIO()
+    with contextlib.redirect_stdout(lines):
+        checked, failed = mirror.compare(want, got, fixture)
+    for line in lines.getvalue().splitlines():
+        r.fail("%s: fact" % name, line.strip()[len("FAIL "):])
+    if not failed:
+        r.ok("%s: every fact of the host equal in the guest through "
+             "libvirt: %d of %d" % (name, checked - failed, checked))
 
 
 def mounts_leak(dirs):
@@ -644,6 +741,14 @@ def in_namespace(args, mode):
                 check_domain(r, args, work, arch, topo, affinity=(k == 0))
             except Exception:
                 r.fail("%s: the domain test" % arch, traceback.format_exc())
+        for fixture in MIRRORED:
+            if mirror.FIXTURES[fixture][0] not in args.arch:
+                continue
+            try:
+                check_mirror(r, args, work, fixture)
+            except Exception:
+                r.fail("%s: the mirror test" % fixture,
+                       traceback.format_exc())
     except Exception:
         r.fail("libvirt test", traceback.format_exc())
     finally:
