@@ -24,7 +24,6 @@ runs this at a tiny size (--tiny) to see that it works.
 
 import argparse
 import datetime
-import importlib.util
 import json
 import os
 import platform
@@ -37,6 +36,9 @@ import tempfile
 import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(TOP, "tests", "guest"))
+import numaguest  # noqa: E402  (puts scripts/ on the path)
+from numaconfig import generic_initiator, hmat_lb, object_keyval  # noqa
 QUIT = b'{"execute":"qmp_capabilities"}\n{"execute":"quit"}\n'
 
 
@@ -69,18 +71,15 @@ def topology(nodes, devs, kind, hmat=False):
               "-device", "pci-testdev,id=dev%d,bus=rp%d" % (d, d)]
     for n in range(1, nodes):
         if kind == "gi":
-            a += ["-object", "acpi-generic-initiator,id=gi%d,pci-dev=dev%d,"
-                  "node=%d" % (n, (n - 1) % devs, n)]
+            a += ["-object", object_keyval(
+                generic_initiator("dev%d" % ((n - 1) % devs), n))]
         elif kind == "secret":
             a += ["-object", "secret,id=s%d,data=x" % n]
     if hmat:
         inits = range(nodes) if kind == "gi" else [0]
         for i in inits:
-            lb = "hmat-lb,initiator=%d,target=0,hierarchy=memory," % i
-            a += ["-numa", lb + "data-type=access-latency,latency=%d"
-                  % (10 + i),
-                  "-numa", lb + "data-type=access-bandwidth,bandwidth=%dM"
-                  % (20000 - i)]
+            a += ["-numa", hmat_lb(i, 0, 0, 0, 10 + i),
+                  "-numa", hmat_lb(i, 0, 0, 3, 20000 - i)]
     return a
 
 
@@ -137,40 +136,39 @@ def fig_wall(qemu, nodes, devs, runs):
 
 
 class Qmp:
-    def __init__(self, cmd):
-        self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE,
-                                  stderr=subprocess.DEVNULL)
-        self.read()
-        self.cmd("qmp_capabilities")
+    """QEMU under QMP, through the base's python/qemu/qmp library: QEMU
+    connects to a socket this side listens on"""
 
-    def read(self):
-        while True:
-            line = json.loads(self.p.stdout.readline())
-            if "event" not in line:
-                return line
+    def __init__(self, build, cmd):
+        sys.path.insert(0, os.path.join(os.path.dirname(build), "python"))
+        from qemu.qmp.legacy import QEMUMonitorProtocol
+        self.dir = tempfile.TemporaryDirectory()
+        sock = os.path.join(self.dir.name, "qmp.sock")
+        self.mon = QEMUMonitorProtocol(sock, server=True)
+        self.p = subprocess.Popen(cmd + ["-qmp", "unix:" + sock],
+                                  stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        self.mon.accept()
 
     def cmd(self, name, **args):
-        self.p.stdin.write(json.dumps({"execute": name, "arguments": args})
-                           .encode() + b"\n")
-        self.p.stdin.flush()
-        r = self.read()
-        if "error" in r:
-            sys.exit("bench: %s: %s" % (name, r["error"]["desc"]))
-        return r["return"]
+        return self.mon.command(name, **args)
 
     def quit(self):
-        self.cmd("quit")
+        self.mon.command("quit")
+        self.mon.close()
         self.p.wait()
+        self.dir.cleanup()
 
 
 def fig_repin(build, smp, runs):
     cpus = sorted(os.sched_getaffinity(0))
     qemu = os.path.join(build, "qemu-system-aarch64")
-    q = Qmp([qemu, "-machine", "virt,gic-version=3", "-cpu", "cortex-a57",
-             "-accel", "tcg", "-S", "-display", "none", "-nodefaults",
-             "-qmp", "stdio", "-smp", str(smp),
-             "-object", "vcpu-affinity,id=dflt,host-cpus=%d" % cpus[0]])
+    q = Qmp(build, [qemu, "-machine", "virt,gic-version=3",
+                    "-cpu", "cortex-a57", "-accel", "tcg", "-S",
+                    "-display", "none", "-nodefaults", "-smp", str(smp),
+                    "-object", "vcpu-affinity,id=dflt,host-cpus=%d"
+                    % cpus[0]])
     sets, gets = [], []
     for k in range(runs):
         t = time.monotonic()
@@ -221,16 +219,8 @@ def fig_creation(build, smp):
             "max-us": round(max(delays) * 1e6)}
 
 
-def load_guest_runner():
-    spec = importlib.util.spec_from_file_location(
-        "numa_guest", os.path.join(TOP, "tests/guest/numa-guest.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def guest_boot(build, assets_env, arch, topo_file, runs, tables=False):
-    ng = load_guest_runner()
+    ng = numaguest
     assets = ng.load_assets(assets_env)
     args = argparse.Namespace(arch=arch, build=build, extra_args="",
                               timeout=600)

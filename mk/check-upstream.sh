@@ -95,7 +95,7 @@ done
 mkdir -p "$W/bin"
 ln -s "$U/root/usr/bin/qemu-system-x86_64" "$W/bin/"
 if QEMU_MODULE_DIR="$U/root/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/qemu" \
-        python3 "$top/mk/srat-gi-guest-compare.py" "$BLD" "$W/bin" \
+        python3 "$top/mk/srat-gi-compare.py" --guests "$BLD" "$W/bin" \
         "$B/guest/assets.env"; then
     say "ok   q35 (guest view)"
 else

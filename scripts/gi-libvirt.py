@@ -28,7 +28,6 @@ device stood in for by a virtio-rng device with the user alias
 """
 
 import argparse
-import json
 import sys
 
 import numaconfig as nc
@@ -49,34 +48,31 @@ class Spec:
 
     @classmethod
     def from_topology(cls, path):
-        with open(path) as f:
-            t = json.load(f)
+        t = nc.Topology(path)
         s = cls()
-        for n in t["nodes"]:
-            if n.get("memory-mb"):
-                if not n.get("cpus") and n.get("initiator") is not None:
+        for i, n in sorted(t.nodes.items()):
+            if n["mem"]:
+                if not n["cpus"] and n["initiator"] is not None:
                     raise SystemExit("%s: node %d: libvirt 9.0 picks the "
                                      "initiator of a cell without CPUs "
                                      "itself (its best by latency)"
-                                     % (path, n["id"]))
-                s.cells[n["id"]] = (n.get("cpus", ""), n["memory-mb"])
-            elif n.get("cpus"):
+                                     % (path, i))
+                s.cells[i] = (n["cpus_text"], n["mem"])
+            elif n["cpus"]:
                 raise SystemExit("%s: node %d has CPUs but no memory: "
                                  "libvirt 9.0 cannot declare it"
-                                 % (path, n["id"]))
+                                 % (path, i))
             else:
-                s.gi_nodes.append(n["id"])
+                s.gi_nodes.append(i)
         s.ncells = len(s.cells)
-        s.devices = t.get("devices", [])
+        s.devices = t.devices
         for d in s.devices:
             if d.get("multifunction"):
                 raise SystemExit("%s: device %s: --domain has no "
                                  "multifunction stand-in" % (path, d["id"]))
             for n in d["nodes"]:
                 s.gis.append(("ua-" + d["id"], n))
-        for e in t.get("hmat-lb", []):
-            s.lb.append((e["initiator"], e["target"], e["latency-ns"],
-                         e["bandwidth-mbs"]))
+        s.lb = [(i, tg, lat, bw) for (i, tg), (lat, bw) in t.lb.items()]
         s.check()
         return s
 

@@ -18,11 +18,12 @@ What libvirt 9.0 can and cannot express, and hence what goes in
 """
 
 import json
+import os
 import re
 import xml.etree.ElementTree as ET
 
 import numatopo
-from numatopo import format_list
+from numatopo import format_list, parse_list
 
 QEMU_NS = "http://libvirt.org/schemas/domain/qemu/1.0"
 ET.register_namespace("qemu", QEMU_NS)
@@ -78,6 +79,120 @@ def object_keyval(obj):
 
 def object_json(obj):
     return json.dumps(obj, separators=(",", ":"))
+
+
+# the test topologies ---------------------------------------------------
+
+class Topology:
+    """A topology file of tests/guest/topologies (JSON; the format is in
+    tests/guest/README.md): nodes, devices linked to generic initiator
+    nodes, HMAT rows; the QEMU arguments that build it on q35 or virt, and
+    what Linux will publish for it (access0/access1)."""
+
+    def __init__(self, path):
+        with open(path) as f:
+            t = json.load(f)
+        self.name = os.path.splitext(os.path.basename(path))[0]
+        self.description = t.get("description", "")
+        self.nodes = {}
+        for n in t["nodes"]:
+            self.nodes[n["id"]] = {
+                "cpus": parse_list(n.get("cpus", "")),
+                "cpus_text": n.get("cpus", ""),
+                "mem": n.get("memory-mb", 0),
+                "initiator": n.get("initiator"),
+                "gi": [],
+            }
+        self.devices = t.get("devices", [])
+        for d in self.devices:
+            for n in d["nodes"]:
+                self.nodes[n]["gi"].append(d["id"])
+        self.lb = {}
+        for e in t.get("hmat-lb", []):
+            self.lb[(e["initiator"], e["target"])] = (e["latency-ns"],
+                                                       e["bandwidth-mbs"])
+
+    def has_cpu(self, n):
+        return bool(self.nodes[n]["cpus"])
+
+    def role(self, n):
+        node = self.nodes[n]
+        parts = []
+        if node["cpus"]:
+            parts.append("CPUs %s" % node["cpus_text"])
+        if node["mem"]:
+            parts.append("%d MiB" % node["mem"])
+        if node["gi"]:
+            parts.append("GI " + ",".join(node["gi"]))
+        return " + ".join(parts) or "empty"
+
+    def qemu_args(self, arch):
+        smp = 1 + max(c for n in self.nodes.values() for c in n["cpus"])
+        mem = sum(n["mem"] for n in self.nodes.values())
+        hmat = ",hmat=on" if self.lb else ""
+        a = ["-machine", MACHINES[arch] + hmat,
+             "-smp", str(smp), "-m", "%dM" % mem]
+        for i in sorted(self.nodes):
+            n = self.nodes[i]
+            opt = "node,nodeid=%d" % i
+            if n["cpus"]:
+                opt += ",cpus=" + n["cpus_text"]
+            if n["mem"]:
+                a += ["-object", "memory-backend-ram,id=mem%d,size=%dM"
+                      % (i, n["mem"])]
+                opt += ",memdev=mem%d" % i
+            if n["initiator"] is not None:
+                opt += ",initiator=%d" % n["initiator"]
+            a += ["-numa", opt]
+        for k, d in enumerate(self.devices):
+            dev = "pci-testdev,id=" + d["id"]
+            if d.get("root-port"):
+                a += ["-device", "pcie-root-port,id=rp-%s,chassis=%d"
+                      % (d["id"], k + 1)]
+                dev += ",bus=rp-" + d["id"]
+            elif d.get("multifunction"):
+                slot = 0x10 + k
+                a += ["-device", "pci-testdev,id=%s-fn0,addr=0x%x.0,"
+                      "multifunction=on" % (d["id"], slot)]
+                dev += ",addr=0x%x.1" % slot
+            a += ["-device", dev]
+        for d in self.devices:
+            for n in d["nodes"]:
+                a += ["-object",
+                      object_keyval(generic_initiator(d["id"], n))]
+        for (i, t), (lat, bw) in sorted(self.lb.items()):
+            a += ["-numa", hmat_lb(i, t, 0, 0, lat),
+                  "-numa", hmat_lb(i, t, 0, 3, bw)]
+        return a
+
+    def best(self, target, candidates):
+        """Linux's choice among initiators without an attached one: the
+        lowest latency, then among those the highest bandwidth."""
+        cands = [i for i in candidates if (i, target) in self.lb]
+        if not cands:
+            return [], None
+        lat = min(self.lb[(i, target)][0] for i in cands)
+        cands = [i for i in cands if self.lb[(i, target)][0] == lat]
+        bw = max(self.lb[(i, target)][1] for i in cands)
+        cands = [i for i in cands if self.lb[(i, target)][1] == bw]
+        return sorted(cands), (lat, bw)
+
+    def expected_access(self, target):
+        """{access: (initiators, (latency, bandwidth))} for a memory node"""
+        att = self.nodes[target]["initiator"]
+        inits = [i for i in self.nodes
+                 if self.has_cpu(i) or self.nodes[i]["gi"]]
+        cpus = [i for i in inits if self.has_cpu(i)]
+        out = {}
+        if att is not None:
+            out["access0"] = ([att], self.lb.get((att, target)))
+        else:
+            out["access0"] = self.best(target, inits)
+        if att is not None and self.has_cpu(att):
+            out["access1"] = ([att], self.lb.get((att, target)))
+        else:
+            out["access1"] = self.best(target, cpus)
+        return {k: v for k, v in out.items() if v[0]}
 
 
 # libvirt XML ---------------------------------------------------------------

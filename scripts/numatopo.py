@@ -99,8 +99,8 @@ def _check_table(data, sig):
 def parse_srat(data):
     """SRAT (ACPI 6.5, 5.2.16) -> list of dicts, in table order.
 
-    Every structure has "type" and, where it has one, "pxm" and
-    "enabled"; generic initiators and ports also "handle_type" and, for a
+    Every structure has "type", its bytes as "raw" and, where it has one,
+    "pxm" and "enabled"; generic initiators and ports also "handle_type" and, for a
     PCI handle, "pci" (segment, bus, devfn); memory "base" and "length".
     """
     data, rev = _check_table(data, "SRAT")
@@ -112,7 +112,7 @@ def parse_srat(data):
             raise TopologyError("SRAT: bad structure length %d at %d"
                                 % (length, off))
         s = data[off:off + length]
-        e = {"type": typ}
+        e = {"type": typ, "raw": bytes(s)}
         if typ == 0 and length >= 16:
             # Processor Local APIC/SAPIC Affinity (Table 5.59)
             pxm = s[2]
@@ -244,6 +244,8 @@ def parse_hmat(data):
 # sysfs ----------------------------------------------------------------------
 
 NODE_DIR = "devices/system/node"
+NODE_MASKS = ("possible", "online", "has_cpu", "has_memory",
+              "has_normal_memory", "has_generic_initiator")
 PCI_DIR = "bus/pci/devices"
 TABLE_DIR = "firmware/acpi/tables"
 
@@ -263,15 +265,16 @@ def _node_names(path):
 
 def read_sysfs(root):
     """Read a sysfs root into a dict:
-    "masks": {possible, online, has_cpu, has_memory,
+    "masks": {possible, online, has_cpu, has_memory, has_normal_memory,
               has_generic_initiator: [node ids]},
     "nodes": {id: {"cpus": [...], "mem_kb": int, "distance": [...],
-                   "access": {0|1: {"initiators": [...],
+                   "access": {0|1: {"initiators": [...], "targets": [...],
                                     read_latency...: int}},
                    "caches": [{"level", "size", "line_size", "indexing",
                                "write_policy"}]}},
     "pci": {bdf: {"numa_node": int, "vendor": "0x1b36", "device": ...,
-                  "path": [bdf of each bridge above it, then its own]}},
+                  "class": ..., "path": [bdf of each bridge above it, then
+                  its own], "sysfs_path": the link's target below root}},
     "tables": {"SRAT"|"SLIT"|"HMAT": bytes} for those readable,
     "notes": [what could not be read, and why].
     """
@@ -280,8 +283,7 @@ def read_sysfs(root):
         raise TopologyError("%s: no %s (not a sysfs root?)" % (root,
                                                                  NODE_DIR))
     topo = {"masks": {}, "nodes": {}, "pci": {}, "tables": {}, "notes": []}
-    for m in ("possible", "online", "has_cpu", "has_memory",
-              "has_generic_initiator"):
+    for m in NODE_MASKS:
         p = os.path.join(nd, m)
         topo["masks"][m] = parse_list(_read(p)) if os.path.exists(p) else []
     for n in _node_names(nd):
@@ -298,10 +300,12 @@ def read_sysfs(root):
             node["distance"] = [int(x) for x in
                                 _read(os.path.join(d, "distance")).split()]
         for k in (0, 1):
-            a = os.path.join(d, "access%d" % k, "initiators")
-            if not os.path.isdir(a):
+            if not os.path.isdir(os.path.join(d, "access%d" % k)):
                 continue
-            acc = {"initiators": _node_names(a)}
+            a = os.path.join(d, "access%d" % k, "initiators")
+            acc = {"initiators": _node_names(a),
+                   "targets": _node_names(os.path.join(d, "access%d" % k,
+                                                       "targets"))}
             for attr in ACCESS_ATTRS:
                 if os.path.exists(os.path.join(a, attr)):
                     acc[attr] = int(_read(os.path.join(a, attr)))
@@ -323,11 +327,13 @@ def read_sysfs(root):
         p = os.path.join(pd, bdf)
         nn = os.path.join(p, "numa_node")
         dev = {"numa_node": int(_read(nn)) if os.path.exists(nn) else -1}
-        for attr in ("vendor", "device"):
+        for attr in ("vendor", "device", "class"):
             f = os.path.join(p, attr)
             dev[attr] = _read(f) if os.path.exists(f) else ""
         # the real path names every bridge between the root and the device
         target = os.readlink(p) if os.path.islink(p) else ""
+        dev["sysfs_path"] = os.path.relpath(os.path.normpath(
+            os.path.join(pd, target)), root) if target else ""
         dev["path"] = [c for c in target.split("/")
                        if re.fullmatch(r"[0-9a-f]{4}:[0-9a-f]{2}:"
                                        r"[0-9a-f]{2}\.[0-7]", c)] or [bdf]
@@ -392,6 +398,8 @@ def facts(topo, rename=None):
         for a, acc in node["access"].items():
             f[k + "access%d initiators" % a] = sorted(
                 map(rename, acc["initiators"]))
+            f[k + "access%d targets" % a] = sorted(
+                map(rename, acc["targets"]))
             for attr in ACCESS_ATTRS:
                 f[k + "access%d %s" % (a, attr)] = acc.get(attr)
         for c in node["caches"]:

@@ -235,84 +235,46 @@ def srat_nodes(srat):
     return sorted((n, pxm, roles[pxm]) for pxm, n in ids.items())
 
 
-def read_text(sysdir, rel):
-    path = os.path.join(sysdir, rel)
-    if not os.path.isfile(path):
-        return None
-    with open(path, "rb") as f:
-        return f.read().decode("ascii", "replace").strip()
-
-
-def node_links(sysdir, rel):
-    d = os.path.join(sysdir, rel)
-    if not os.path.isdir(d):
-        return "-"
-    return " ".join(sorted((n for n in os.listdir(d)
-                            if re.match(r"node\d+$", n)),
-                           key=lambda n: int(n[4:]))) or "-"
-
-
 def summary(sysdir):
     """Lines describing the tree below SYSDIR, for a fixture's README"""
-    out = []
-    masks = ["%s %s" % (f, read_text(sysdir, "%s/%s" % (NODE, f)) or "-")
-             for f in NODE_MASKS
-             if read_text(sysdir, "%s/%s" % (NODE, f)) is not None]
-    out.append("node masks: " + ", ".join(masks))
-    nodes = sorted((int(n[4:]) for n in os.listdir(os.path.join(sysdir, NODE))
-                    if re.match(r"node\d+$", n)) if os.path.isdir(
-                        os.path.join(sysdir, NODE)) else [])
+    t = numatopo.read_sysfs(sysdir)
+    out = ["node masks: " + ", ".join(
+        "%s %s" % (m, numatopo.format_list(t["masks"][m]) or "-")
+        for m in numatopo.NODE_MASKS)]
     out.append("%-6s %-8s %-10s %s" % ("node", "cpulist", "MemTotal",
                                        "distance"))
-    for n in nodes:
-        d = "%s/node%d" % (NODE, n)
-        mem = re.search(r"MemTotal:\s+(\d+) kB",
-                        read_text(sysdir, d + "/meminfo") or "")
+    for n, node in sorted(t["nodes"].items()):
         out.append("%-6s %-8s %-10s %s" % (
-            "node%d" % n, read_text(sysdir, d + "/cpulist") or "-",
-            "%d MiB" % (int(mem.group(1)) // 1024) if mem and
-            int(mem.group(1)) else "-",
-            read_text(sysdir, d + "/distance") or "-"))
-    for n in nodes:
-        d = "%s/node%d" % (NODE, n)
-        for a in sorted(glob.glob(os.path.join(sysdir, d, "access[0-9]*"))):
-            a = os.path.relpath(a, sysdir)
-            vals = [read_text(sysdir, "%s/initiators/%s" % (a, v))
-                    for v in ACCESS_VALUES]
-            out.append("node%d %s: initiators %s; targets %s; latency "
+            "node%d" % n, numatopo.format_list(node["cpus"]) or "-",
+            "%d MiB" % (node["mem_kb"] // 1024) if node["mem_kb"] else "-",
+            " ".join(map(str, node["distance"])) or "-"))
+
+    def names(ids):
+        return " ".join("node%d" % i for i in ids) or "-"
+    for n, node in sorted(t["nodes"].items()):
+        for a, acc in sorted(node["access"].items()):
+            out.append("node%d access%d: initiators %s; targets %s; latency "
                        "read/write %s/%s ns, bandwidth read/write %s/%s "
-                       "MB/s" % ((n, os.path.basename(a),
-                                  node_links(sysdir, a + "/initiators"),
-                                  node_links(sysdir, a + "/targets")) +
-                                 tuple(v or "-" for v in vals)))
-        for c in sorted(glob.glob(os.path.join(
-                sysdir, d, "memory_side_cache", "index[0-9]*"))):
-            c = os.path.relpath(c, sysdir)
-            out.append("node%d memory_side_cache/%s: " % (
-                n, os.path.basename(c)) + ", ".join(
-                    "%s %s" % (v, read_text(sysdir, "%s/%s" % (c, v)))
-                    for v in CACHE_VALUES))
-    for link in sorted(glob.glob(os.path.join(sysdir, "bus/pci/devices/*"))):
-        dev = os.path.normpath(os.path.join(
-            os.path.dirname(link), os.readlink(link)))
-        rel = os.path.relpath(dev, sysdir)
-        vals = {f: read_text(sysdir, "%s/%s" % (rel, f)) or "?"
-                for f in PCI_FILES}
-        out.append("pci %s: %s:%s class %s numa_node %s (%s)" % (
-            os.path.basename(link), vals["vendor"], vals["device"],
-            vals["class"], vals["numa_node"], rel))
-    sizes = []
-    for t in TABLES:
-        p = os.path.join(sysdir, "firmware/acpi/tables", t)
-        if os.path.isfile(p):
-            sizes.append("%s %d bytes" % (t, os.path.getsize(p)))
+                       "MB/s" % ((n, a, names(acc["initiators"]),
+                                  names(acc["targets"])) +
+                                 tuple(acc.get(v, "-")
+                                       for v in numatopo.ACCESS_ATTRS)))
+        for c in node["caches"]:
+            out.append("node%d memory_side_cache/index%d: " % (
+                n, c["level"]) + ", ".join(
+                    "%s %s" % (v, c[v]) for v in CACHE_VALUES))
+    for bdf, dev in sorted(t["pci"].items()):
+        out.append("pci %s: %s:%s class %s numa_node %d (%s)" % (
+            bdf, dev["vendor"] or "?", dev["device"] or "?",
+            dev["class"] or "?", dev["numa_node"], dev["sysfs_path"]))
+    sizes = ["%s %d bytes" % (k, len(v))
+             for k, v in sorted(t["tables"].items(),
+                                key=lambda kv: TABLES.index(kv[0]))]
     out.append("ACPI tables: " + (", ".join(sizes) or "none"))
-    srat = os.path.join(sysdir, "firmware/acpi/tables/SRAT")
-    if os.path.isfile(srat):
-        with open(srat, "rb") as f:
-            for n, pxm, roles in srat_nodes(f.read()):
-                out.append("SRAT: Linux node%d = proximity domain %d (%s)"
-                           % (n, pxm, ", ".join(roles)))
+    if "SRAT" in t["tables"]:
+        for n, pxm, roles in srat_nodes(t["tables"]["SRAT"]):
+            out.append("SRAT: Linux node%d = proximity domain %d (%s)"
+                       % (n, pxm, ", ".join(roles)))
     return out
 
 

@@ -2,22 +2,23 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Run our QEMU under Debian's libvirt and check what the guest sees.
 
-Needs root.  Installs libvirt-daemon-system and libvirt-clients with
+Needs root.  Installs libvirt-daemon-system and python3-libvirt with
 apt-get when they are missing (--install), then, in a private mount
 namespace so that the host's libvirt configuration and state are never
 touched:
 
   - starts virtlogd and libvirtd directly (no systemd), with QEMU run as
     root, no security driver, no cgroups, and their own /run, /var/lib,
-    /var/cache and /var/log directories for libvirt;
-  - probes our binaries with 'virsh domcapabilities' (q35, virt) and
+    /var/cache and /var/log directories for libvirt, and talks to them
+    through libvirt's Python bindings (no virsh);
+  - probes our binaries for their domain capabilities (q35, virt) and
     checks that libvirt's capability cache has our package string;
   - checks that a vcpu-affinity object is refused, with a clear error,
     under the seccomp sandbox libvirt gives QEMU by default;
   - turns the sandbox off and starts a TCG domain made by
-    scripts/gi-libvirt.py from a guest topology: memory cells and HMAT in
-    libvirt's XML, generic-initiator nodes, objects and HMAT rows in
-    <qemu:commandline>, plus libvirt <cputune> and our vcpu-affinity and
+    scripts/gi-libvirt.py --domain from a guest topology: memory cells and
+    HMAT in libvirt's XML, generic-initiator nodes, objects and HMAT rows
+    in <qemu:commandline>, plus libvirt <cputune> and our vcpu-affinity and
     emulator-affinity objects.  Paused, before any guest code, it checks
     the QMP schema libvirt's QEMU offers, the generic initiator objects,
     and who placed each thread (libvirt pins after QEMU does, so libvirt
@@ -37,7 +38,6 @@ Prints one line per check: "ok NAME", "FAIL NAME: DETAIL" or
 import argparse
 import contextlib
 import glob
-import importlib.util
 import io
 import json
 import os
@@ -47,40 +47,55 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import xml.etree.ElementTree as ET
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
-PACKAGES = ["libvirt-daemon-system", "libvirt-clients"]
+sys.dont_write_bytecode = True  # no __pycache__ beside the tools
+for _d in ("scripts", "tests/guest", "tests/host-topology"):
+    sys.path.insert(0, os.path.join(TOP, _d))
+import capture  # noqa: E402
+import mirror  # noqa: E402
+import numaconfig  # noqa: E402
+import numaguest  # noqa: E402
+import numatopo  # noqa: E402
+from numaconfig import QEMU_NS  # noqa: E402
+from numatopo import format_list, parse_list  # noqa: E402
+
+# libvirt's Python bindings (Debian's python3-libvirt) are built for, and
+# installed in the dist-packages of, Debian's own interpreter: a C
+# extension module (libvirtmod) of that interpreter's ABI.  Another python3
+# first on the PATH (a pyenv build, another version) does not see them, and
+# putting Debian's dist-packages on its path would load that extension into
+# an interpreter it was not built for, along with every other Debian module
+# there.  So when they do not import here, main() runs the test (it runs
+# itself again anyway, in its mount namespace) under DEBIAN_PYTHON, where
+# they do; before that, this process needs none of them.
+DEBIAN_PYTHON = "/usr/bin/python3"
+try:
+    import libvirt
+    import libvirt_qemu
+except ImportError:
+    libvirt = libvirt_qemu = None
+
+URI = "qemu:///system"
+# the test needs no virsh (libvirt-clients): everything it did with virsh
+# has a call in the bindings.  The check names still say 'virsh define
+# --validate' and so on: the command of docs/system/libvirt.rst that makes
+# the same call.
+PACKAGES = ["libvirt-daemon-system", "python3-libvirt"]
 PRIVATE_DIRS = ["/run/libvirt", "/var/lib/libvirt", "/var/cache/libvirt",
                 "/var/log/libvirt"]
 MACHINE = {"x86_64": "q35", "aarch64": "virt"}
+GI_LIBVIRT = os.path.join(TOP, "scripts", "gi-libvirt.py")
 # the fixtures of tests/data/host-topology mirrored through libvirt: a GPU
 # host (generic initiator nodes, all HMAT in <qemu:commandline>), a
 # 2-socket host with CXL memory (<interconnects>, a pcie-expander-bus) and
 # an Arm virt host (UEFI; distances libvirt leaves to us)
 MIRRORED = ("grace", "cxl2s", "armvirt")
-
-
-def load(name, path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-sys.dont_write_bytecode = True  # no __pycache__ beside the tools
-sys.path.insert(0, os.path.join(TOP, "tests", "host-topology"))
-import mirror  # noqa: E402  (puts scripts/ and tests/guest on the path)
-import capture  # noqa: E402
-import numaconfig  # noqa: E402
-import numatopo  # noqa: E402
-from numaconfig import QEMU_NS  # noqa: E402
-from numatopo import format_list  # noqa: E402
-guest = load("numa_guest", os.path.join(TOP, "tests/guest/numa-guest.py"))
-gi_libvirt = load("gi_libvirt", os.path.join(TOP, "scripts/gi-libvirt.py"))
 
 
 class Results:
@@ -116,26 +131,77 @@ def run(cmd, timeout=120, **kw):
                           universal_newlines=True, **kw)
 
 
-def virsh(*args, timeout=120):
-    return run(["virsh", "-c", "qemu:///system"] + list(args),
-               timeout=timeout)
+# libvirt -----------------------------------------------------------------
+
+def bounded(timeout, fn, *args):
+    """fn(*args), waited for at most @timeout seconds.  A libvirt call
+    has no timeout of its own (virsh ran under subprocess's): past it,
+    TimeoutError, and the call, left in its thread, fails once the daemons
+    are stopped"""
+    out = {}
+
+    def call():
+        try:
+            out["value"] = fn(*args)
+        except BaseException as e:
+            out["error"] = e
+    t = threading.Thread(target=call, daemon=True)
+    t.start()
+    t.join(timeout)
+    if t.is_alive():
+        raise TimeoutError("%s: no answer from libvirt after %d s"
+                           % (getattr(fn, "__name__", fn), timeout))
+    if "error" in out:
+        raise out["error"]
+    return out.get("value")
+
+
+def attempt(timeout, fn, *args):
+    """(fn(*args), None), or (None, why) if libvirt refused or did not
+    answer in time"""
+    try:
+        return bounded(timeout, fn, *args), None
+    except (libvirt.libvirtError, TimeoutError) as e:
+        return None, str(e)
+
+
+def destroy(dom):
+    """Stop DOM if it runs (nothing if it has stopped, or is gone)"""
+    attempt(60, dom.destroy)
 
 
 def qmp(dom, command, arguments=None):
+    """A QMP command through libvirt's monitor of DOM (libvirt-qemu)"""
     cmd = {"execute": command}
     if arguments is not None:
         cmd["arguments"] = arguments
-    p = virsh("qemu-monitor-command", dom, json.dumps(cmd))
-    if p.returncode:
-        raise RuntimeError("%s: %s" % (command, p.stdout.strip()))
-    return json.loads(p.stdout)["return"]
+    reply = json.loads(bounded(120, libvirt_qemu.qemuMonitorCommand, dom,
+                               json.dumps(cmd), 0))
+    if "return" not in reply:
+        raise RuntimeError("%s: %s" % (command, reply.get("error", reply)))
+    return reply["return"]
+
+
+def bindings_python():
+    """The interpreter in which the bindings import: this one, else
+    DEBIAN_PYTHON's (see there); None if neither"""
+    if libvirt is not None:
+        return sys.executable
+    if os.path.exists(DEBIAN_PYTHON) and subprocess.run(
+            [DEBIAN_PYTHON, "-c", "import libvirt, libvirt_qemu"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL).returncode == 0:
+        return DEBIAN_PYTHON
+    return None
 
 
 # Setup -------------------------------------------------------------------
 
 def missing_tools():
-    return [t for t in ("libvirtd", "virtlogd", "virsh")
-            if not shutil.which(t)]
+    tools = [t for t in ("libvirtd", "virtlogd") if not shutil.which(t)]
+    if bindings_python() is None:
+        tools.append("python3-libvirt")
+    return tools
 
 
 def install():
@@ -190,6 +256,20 @@ def write_qemu_conf(work, sandbox):
             f.write("seccomp_sandbox = %d\n" % sandbox)
 
 
+def destroy_all():
+    """Stop every running domain, on a connection of its own"""
+    conn = libvirt.open(URI)
+    try:
+        for dom in conn.listAllDomains(
+                libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE):
+            try:
+                dom.destroy()
+            except libvirt.libvirtError:
+                pass
+    finally:
+        conn.close()
+
+
 class Daemons:
     def __init__(self, work):
         self.work = work
@@ -238,9 +318,8 @@ class Daemons:
         its QEMUs running when it exits, so any left are killed by pid"""
         if "libvirtd" in self.pids:
             try:
-                for dom in virsh("list", "--name", timeout=30).stdout.split():
-                    virsh("destroy", dom, timeout=30)
-            except subprocess.TimeoutExpired:
+                bounded(60, destroy_all)
+            except (libvirt.libvirtError, TimeoutError):
                 pass
         qemus = []
         for f in glob.glob("/run/libvirt/qemu/*.pid"):
@@ -266,27 +345,41 @@ def package_string(binary):
     return m.group(1) if m else None
 
 
-def check_domcapabilities(r, build, arch):
+def cached_capabilities(binary):
+    """The files of libvirt's capability cache, and the root element of
+    the one for @binary (None if none)"""
+    files = [os.path.join(d, f) for d, _, fs in
+             os.walk("/var/cache/libvirt/qemu/capabilities") for f in fs]
+    for path in files:
+        try:
+            root = ET.parse(path).getroot()
+        except (OSError, ET.ParseError):
+            continue
+        if root.findtext("emulator") == binary:
+            return files, root
+    return files, None
+
+
+def check_domcapabilities(r, conn, build, arch):
     binary = os.path.join(build, "qemu-system-" + arch)
     name = "%s: virsh domcapabilities --machine %s" % (arch, MACHINE[arch])
-    p = virsh("domcapabilities", "--emulatorbin", binary, "--arch", arch,
-              "--machine", MACHINE[arch], "--virttype", "qemu")
-    if not r.check(p.returncode == 0, name, p.stdout.strip()[-400:]):
+    caps, err = attempt(120, conn.getDomainCapabilities, binary, arch,
+                        MACHINE[arch], "qemu", 0)
+    if not r.check(caps is not None, name, (err or "")[-400:]):
         return
-    m = re.search(r"<machine>([^<]*)</machine>", p.stdout)
-    r.check(m and m.group(1).endswith("7.2"),
+    machine = ET.fromstring(caps).findtext("machine")
+    r.check(machine and machine.endswith("7.2"),
             "%s: libvirt resolved machine %s to %s"
-            % (arch, MACHINE[arch], m.group(1) if m else "?"),
-            m.group(1) if m else "no <machine>")
+            % (arch, MACHINE[arch], machine or "?"),
+            machine or "no <machine>")
     package = package_string(binary)
-    cache = [os.path.join(d, f) for d, _, fs in
-             os.walk("/var/cache/libvirt/qemu/capabilities") for f in fs]
-    found = [f for f in cache if ("<emulator>%s</emulator>" % binary)
-             in open(f).read()]
-    text = open(found[0]).read() if found else ""
-    r.check(package and ("<package>%s</package>" % package) in text,
+    files, cached = cached_capabilities(binary)
+    r.check(package and cached is not None and
+            cached.findtext("package") == package,
             "%s: libvirt's capability cache has our package string %r"
-            % (arch, package), "cache files: %s" % (found or cache))
+            % (arch, package), "cache files: %s; <package> %r" % (
+                files, cached.findtext("package") if cached is not None
+                else None))
 
 
 def save(work, name, text):
@@ -298,19 +391,35 @@ def save(work, name, text):
 
 
 def domain_xml(args, arch, topo_path, console_log, extra):
-    a = argparse.Namespace(
-        name="numa-gi-%s" % arch, arch=arch,
-        emulator=os.path.join(args.build, "qemu-system-" + arch),
-        kernel=args.assets["KERNEL_" + arch],
-        initrd=args.assets["INITRD_" + arch],
-        loader=args.assets.get("FIRMWARE_aarch64", ""),
-        nvram_template=args.assets.get("VARS_aarch64", ""),
-        nvram="/var/lib/libvirt/qemu/nvram/numa-gi-%s_VARS.fd" % arch,
-        cmdline=None, console_log=console_log)
-    spec = gi_libvirt.Spec.from_topology(topo_path)
-    root = gi_libvirt.domain(spec, a)
+    """The test domain of @topo_path, as scripts/gi-libvirt.py --domain
+    prints it, changed by @extra(root element)"""
+    cmd = [sys.executable, GI_LIBVIRT, "--topology", topo_path,
+           "--arch", arch, "--domain", "--name", "numa-gi-%s" % arch,
+           "--emulator", os.path.join(args.build, "qemu-system-" + arch),
+           "--kernel", args.assets["KERNEL_" + arch],
+           "--initrd", args.assets["INITRD_" + arch]]
+    if arch == "aarch64":
+        cmd += ["--loader", args.assets["FIRMWARE_aarch64"],
+                "--nvram-template", args.assets["VARS_aarch64"]]
+    if console_log:
+        cmd += ["--console-log", console_log]
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       universal_newlines=True, timeout=120)
+    if p.returncode:
+        raise RuntimeError("scripts/gi-libvirt.py failed (%d): %s\n%s"
+                           % (p.returncode, " ".join(cmd), p.stderr))
+    root = ET.fromstring(p.stdout)
     extra(root)
     return ET.tostring(root, encoding="unicode")
+
+
+def generic_initiators(topo_path):
+    """(alias, node) of every acpi-generic-initiator object of the domain:
+    gi-libvirt.py --domain gives topology device ID the user alias
+    'ua-ID'"""
+    return [("ua-" + d["id"], n)
+            for d in numaconfig.Topology(topo_path).devices
+            for n in d["nodes"]]
 
 
 def add_affinity(root, host_cpus, emulatorpin):
@@ -337,37 +446,65 @@ def host_cpus():
 def online_cpus():
     """What libvirt gives a thread it has no set for"""
     with open("/sys/devices/system/cpu/online") as f:
-        return guest.parse_list(f.read().strip())
+        return parse_list(f.read().strip())
 
 
 def thread_cpus(pid, tid):
     with open("/proc/%d/task/%d/status" % (pid, tid)) as f:
         m = re.search(r"^Cpus_allowed_list:\s*(\S+)", f.read(), re.M)
-    return guest.parse_list(m.group(1))
+    return parse_list(m.group(1))
 
 
 def qemu_pid(dom):
-    with open("/run/libvirt/qemu/%s.pid" % dom) as f:
+    with open("/run/libvirt/qemu/%s.pid" % dom.name()) as f:
         return int(f.read())
 
 
-def check_example(r, args, work):
+def domain_log(name):
+    """QEMU's log of domain @name as libvirt keeps it (command lines and
+    stderr)"""
+    try:
+        with open("/var/log/libvirt/qemu/%s.log" % name) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def create_paused(conn, xml, name):
+    """Start the transient domain @xml (named @name) paused: (the domain,
+    None), or (None, why): libvirt's error and what QEMU logged meanwhile.
+    libvirt's error normally quotes QEMU's; when QEMU exits before libvirt
+    reads it ("qemu unexpectedly closed the monitor"), only QEMU's log
+    has it"""
+    logged = len(domain_log(name))
+    dom, err = attempt(300, conn.createXML, xml,
+                       libvirt.VIR_DOMAIN_START_PAUSED)
+    if dom is not None:
+        return dom, None
+    return None, err + "\n" + domain_log(name)[logged:]
+
+
+def check_example(r, conn, args, work):
     """docs/system/libvirt-gpu-mig.xml is valid for libvirt (schema and
     post-parse checks), with our binary and TCG in place of KVM"""
-    with open(os.path.join(TOP, "docs/system/libvirt-gpu-mig.xml")) as f:
-        xml = f.read()
-    xml = xml.replace("<domain type='kvm'", "<domain type='qemu'")
-    xml = re.sub(r"<emulator>[^<]*</emulator>", "<emulator>%s</emulator>"
-                 % os.path.join(args.build, "qemu-system-x86_64"), xml)
-    xml = xml.replace("<cpu mode='host-passthrough'>", "<cpu>")
-    path = save(work, "libvirt-gpu-mig.xml", xml)
-    p = virsh("define", "--validate", path)
-    if r.check(p.returncode == 0, "docs/system/libvirt-gpu-mig.xml: virsh "
-               "define --validate accepts it", p.stdout.strip()):
-        virsh("undefine", "gpu-mig")
+    root = ET.parse(os.path.join(TOP, "docs/system/libvirt-gpu-mig.xml")) \
+        .getroot()
+    root.set("type", "qemu")
+    root.find("devices/emulator").text = os.path.join(args.build,
+                                                      "qemu-system-x86_64")
+    cpu = root.find("cpu")
+    if cpu.get("mode") == "host-passthrough":
+        del cpu.attrib["mode"]
+    xml = ET.tostring(root, encoding="unicode")
+    save(work, "libvirt-gpu-mig.xml", xml)
+    dom, err = attempt(120, conn.defineXMLFlags, xml,
+                       libvirt.VIR_DOMAIN_DEFINE_VALIDATE)
+    if r.check(dom is not None, "docs/system/libvirt-gpu-mig.xml: virsh "
+               "define --validate accepts it", (err or "").strip()):
+        attempt(60, dom.undefine)
 
 
-def check_limits(r, args, work, topo):
+def check_limits(r, conn, args, work, topo):
     """What libvirt 9.0 does that the recipe works around"""
     def no_acpi(root):
         root.find("features").remove(root.find("features/acpi"))
@@ -377,48 +514,47 @@ def check_limits(r, args, work, topo):
                       unit="MiB")
         root.remove(root.find("{%s}commandline" % QEMU_NS))
 
-    for name, edit, cmd, pattern in (
+    for name, edit, call, pattern in (
             ("without <features><acpi/> libvirt passes -no-acpi (no SRAT)",
              no_acpi, "domxml-to-native", r"(^| )-no-acpi( |$)"),
             ("a <cell memory='0'> fails: QEMU refuses a 0-byte backend",
              empty_cell, "create",
              r"memory-backend-ram doesn't take value '0'")):
         xml = domain_xml(args, "x86_64", topo, None, edit)
-        path = save(work, "limit-%d.xml" % len(os.listdir(work)), xml)
-        if cmd == "create":
-            p = virsh("create", path, "--paused")
-            if p.returncode == 0:
-                virsh("destroy", "numa-gi-x86_64")
+        save(work, "limit-%d.xml" % len(os.listdir(work)), xml)
+        if call == "create":
+            dom, text = create_paused(conn, xml, "numa-gi-x86_64")
+            if dom is not None:
+                destroy(dom)
+                text = "the domain started"
         else:
-            p = virsh("domxml-to-native", "qemu-argv", path)
-        r.check(re.search(pattern, p.stdout, re.M) is not None,
-                "x86_64: " + name, p.stdout.strip()[-400:])
+            argv, err = attempt(120, conn.domainXMLToNative, "qemu-argv",
+                                xml, 0)
+            text = argv if argv is not None else err
+        r.check(re.search(pattern, text, re.M) is not None,
+                "x86_64: " + name, text.strip()[-400:])
 
 
-def check_refusal(r, args, work, arch, topo, name, pattern, **kw):
+def check_refusal(r, conn, args, work, arch, topo, name, pattern, **kw):
     """A domain that QEMU must refuse to start, with one clear message"""
     cpus = host_cpus()
     emulatorpin = kw.get("emulatorpin", format_list(cpus))
     xml = domain_xml(args, arch, topo, None, lambda root: add_affinity(
         root, cpus, emulatorpin))
-    path = save(work, "refused-%d.xml" % len(os.listdir(work)), xml)
-    p = virsh("create", path, "--paused")
-    if p.returncode == 0:
-        virsh("destroy", "numa-gi-%s" % arch)
+    save(work, "refused-%d.xml" % len(os.listdir(work)), xml)
+    dom, text = create_paused(conn, xml, "numa-gi-%s" % arch)
+    if dom is not None:
+        destroy(dom)
         r.fail(name, "the domain started")
         return
-    # libvirt's error normally quotes QEMU's; when QEMU exits before
-    # libvirt reads it ("failed to connect to monitor socket"), QEMU's
-    # log has it
-    text = p.stdout + "\n" + domain_log("numa-gi-%s" % arch)[-2000:]
     m = (re.findall(r"qemu-system-[a-z0-9_]+: (.*)", text) or [None])[-1]
     r.check(re.search(pattern, text) is not None,
             "%s (%s)" % (name, m.strip() if m else "?"),
-            p.stdout.strip()[-500:])
+            text.strip()[-500:])
 
 
-def check_domain(r, args, work, arch, topo_path, affinity):
-    dom = "numa-gi-%s" % arch
+def check_domain(r, conn, args, work, arch, topo_path, affinity):
+    name = "numa-gi-%s" % arch
     log = os.path.join(work, "console-%s.log" % arch)
     cpus = host_cpus()
     pin = affinity and len(cpus) >= 2 and cpus == online_cpus()
@@ -432,36 +568,41 @@ def check_domain(r, args, work, arch, topo_path, affinity):
                      (lambda root: add_affinity(
                          root, cpus, format_list(cpus))) if pin
                      else (lambda root: None))
-    path = save(work, "%s.xml" % dom, xml)
-    p = virsh("create", path, "--paused", timeout=300)
-    if not r.check(p.returncode == 0, "%s: libvirt starts the domain "
+    path = save(work, "%s.xml" % name, xml)
+    dom, err = create_paused(conn, xml, name)
+    if not r.check(dom is not None, "%s: libvirt starts the domain "
                    "(%s)" % (arch, os.path.basename(path)),
-                   p.stdout.strip()[-800:]):
+                   (err or "").strip()[-800:]):
         return
     try:
         check_paused(r, arch, dom, cpus if pin else None,
-                     gi_libvirt.Spec.from_topology(topo_path).gis)
+                     generic_initiators(topo_path))
         secs = run_guest(r, dom, arch, "resume", args.timeout)
         if secs is None:
             return
     finally:
-        virsh("destroy", dom)
-    check_cmdline(r, work, arch, dom)
+        destroy(dom)
+    check_cmdline(r, work, arch, name)
     check_guest(r, arch, topo_path, log, secs)
 
 
 def run_guest(r, dom, name, verb, timeout):
-    """'virsh VERB DOM' (start, resume), then the seconds until DOM is shut
-    off (its guest powered off); None, with a FAIL line, if virsh failed
-    or after TIMEOUT seconds"""
+    """Start (verb 'start') or resume (verb 'resume') DOM, then the
+    seconds until DOM is shut off (its guest powered off); None, with a
+    FAIL line, if libvirt refused or after TIMEOUT seconds"""
     t0 = time.monotonic()
-    p = virsh(verb, dom, timeout=300)
-    if not r.check(p.returncode == 0, "%s: virsh %s" % (name, verb),
-                   p.stdout.strip()[-800:] + "\n" + domain_log(dom)[-1500:]):
+    _, err = attempt(300, {"start": dom.create, "resume": dom.resume}[verb])
+    if not r.check(err is None, "%s: virsh %s" % (name, verb),
+                   "%s\n%s" % ((err or "").strip()[-800:],
+                               domain_log(dom.name())[-1500:])):
         return None
     while time.monotonic() - t0 < timeout:
-        p = virsh("domstate", dom)
-        if p.returncode or "shut off" in p.stdout:
+        try:
+            state = bounded(60, dom.state)[0]
+        except libvirt.libvirtError:
+            # a transient domain is gone once shut off
+            return time.monotonic() - t0
+        if state == libvirt.VIR_DOMAIN_SHUTOFF:
             return time.monotonic() - t0
         time.sleep(0.5)
     r.fail("%s: the guest powers off" % name,
@@ -534,19 +675,12 @@ def check_paused(r, arch, dom, cpus, gis):
                ", ".join(sorted(others))),
             "query %s; /proc %s" % (emu, " ".join(
                 "%s:%s" % kv for kv in sorted(others.items()))))
-    p = virsh("vcpupin", dom)
-    r.check(re.search(r"^\s*0\s+%s\s*$" % re.escape(last), p.stdout, re.M)
-            is not None, "%s: virsh vcpupin agrees: vCPU 0 on %s"
-            % (arch, last), p.stdout.strip())
-
-
-def domain_log(dom):
-    """QEMU's log as libvirt keeps it (command lines and stderr)"""
-    try:
-        with open("/var/log/libvirt/qemu/%s.log" % dom) as f:
-            return f.read()
-    except OSError:
-        return ""
+    # libvirt's own view of the pinning (what virsh vcpupin prints): one
+    # flag per host CPU for each vCPU
+    pins, err = attempt(60, dom.vcpuPinInfo, 0)
+    vcpu0 = [c for c, on in enumerate(pins[0]) if on] if pins else None
+    r.check(vcpu0 == [cpus[-1]], "%s: virsh vcpupin agrees: vCPU 0 on %s"
+            % (arch, last), err or "vCPU 0 on %s" % format_list(vcpu0))
 
 
 def check_cmdline(r, work, arch, dom):
@@ -573,19 +707,19 @@ def check_cmdline(r, work, arch, dom):
 
 
 def check_guest(r, arch, topo_path, log, secs):
-    topo = guest.Topology(topo_path)
+    topo = numaguest.Topology(topo_path)
     try:
         out = open(log, errors="replace").read()
     except OSError as e:
         r.fail("%s: guest console" % arch, str(e))
         return
-    g = guest.parse_guest(out)
+    g = numaguest.parse_guest(out)
     if not r.check("end" in g, "%s: the guest ran tests/guest/init to the "
                    "end (%.1f s)" % (arch, secs),
                    "last lines:\n" + "\n".join(out.splitlines()[-15:])):
         return
-    ck = guest.Checker(quiet=True)
-    guest.verify(topo, g, ck)
+    ck = numaguest.Checker(quiet=True)
+    numaguest.verify(topo, g, ck)
     for line in ck.lines:
         if line.startswith("FAIL"):
             r.fail("%s guest" % arch, line[4:].strip())
@@ -595,7 +729,7 @@ def check_guest(r, arch, topo_path, log, secs):
              "both sources, access0/access1)" % (arch, ck.passed))
 
 
-def check_mirror(r, args, work, fixture):
+def check_mirror(r, conn, args, work, fixture):
     """scripts/host-topology.py --format libvirt: a domain made from a
     captured host, defined and started by libvirt, whose guest captures
     its sysfs; every fact must equal the fixture's, on host node ids
@@ -603,9 +737,9 @@ def check_mirror(r, args, work, fixture):
     arch, extra = mirror.FIXTURES[fixture]
     name = "%s: host-topology.py --format libvirt (%s)" % (arch, fixture)
     sysfs = os.path.join(mirror.FIXTURE_DIR, fixture, "sys")
-    dom = "mirror-%s" % fixture
-    log = os.path.join(work, "console-%s.log" % dom)
-    flags = ["--domain", "--name", dom,
+    domname = "mirror-%s" % fixture
+    log = os.path.join(work, "console-%s.log" % domname)
+    flags = ["--domain", "--name", domname,
              "--emulator", os.path.join(args.build, "qemu-system-" + arch),
              "--kernel", args.assets["KERNEL_" + arch],
              "--initrd", args.assets["INITRD_" + arch],
@@ -621,7 +755,7 @@ def check_mirror(r, args, work, fixture):
     except SystemExit as e:
         r.fail(name, str(e))
         return
-    path = save(work, "%s.xml" % dom, xml)
+    save(work, "%s.xml" % domname, xml)
     cells = {int(c.get("id")): int(c.get("memory"))
              for c in ET.fromstring(xml).iterfind("cpu/numa/cell")}
     if not r.check(cells == {n["guest"]: n["memory_mb"] for n in
@@ -629,18 +763,19 @@ def check_mirror(r, args, work, fixture):
                    "%s and --format json --libvirt-ids agree on the cells"
                    % name, "XML %s, JSON %s" % (cells, model["nodes"])):
         return
-    p = virsh("define", "--validate", path)
-    if not r.check(p.returncode == 0, "%s: virsh define --validate" % name,
-                   p.stdout.strip()[-800:]):
+    dom, err = attempt(120, conn.defineXMLFlags, xml,
+                       libvirt.VIR_DOMAIN_DEFINE_VALIDATE)
+    if not r.check(dom is not None, "%s: virsh define --validate" % name,
+                   (err or "").strip()[-800:]):
         return
     try:
         secs = run_guest(r, dom, name, "start", args.timeout)
         if secs is None:
             return
     finally:
-        virsh("destroy", dom)
-        save(work, "%s-qemu.log" % dom, domain_log(dom))
-        virsh("undefine", "--nvram", dom)
+        destroy(dom)
+        save(work, "%s-qemu.log" % domname, domain_log(domname))
+        attempt(60, dom.undefineFlags, libvirt.VIR_DOMAIN_UNDEFINE_NVRAM)
     try:
         out = open(log, errors="replace").read()
         entries = capture.parse_capture(out)
@@ -652,8 +787,8 @@ def check_mirror(r, args, work, fixture):
                    % (name, len(entries), secs),
                    "last lines:\n" + "\n".join(out.splitlines()[-15:])):
         return
-    capture.write_tree(entries, os.path.join(work, dom))
-    got_topo = numatopo.read_sysfs(os.path.join(work, dom, "sys"))
+    capture.write_tree(entries, os.path.join(work, domname))
+    got_topo = numatopo.read_sysfs(os.path.join(work, domname, "sys"))
     bdfs = [extra[i + 1] for i, a in enumerate(extra) if a == "--device"]
     want = mirror.host_facts(numatopo.read_sysfs(sysfs), bdfs)
     got = mirror.guest_facts(got_topo, mirror.node_map(got_topo, model),
@@ -689,10 +824,22 @@ def mounts_leak(dirs):
     return False
 
 
+def connect():
+    return bounded(60, libvirt.open, URI)
+
+
 def in_namespace(args, mode):
     r = Results()
+    if libvirt is None:
+        r.fail("libvirt test", "python3-libvirt does not import in %s"
+               % sys.executable)
+        return 1
+    # libvirt's default error handler also prints every error on stderr;
+    # the checks report those they expect, and the others, themselves
+    libvirt.registerErrorHandler(lambda ctx, err: None, None)
     work = tempfile.mkdtemp(prefix="libvirt-test-", dir=args.workdir)
     daemons = Daemons(work)
+    conn = None
     try:
         if mode != "private" and mounts_leak(["/etc/libvirt"] +
                                              PRIVATE_DIRS):
@@ -702,16 +849,17 @@ def in_namespace(args, mode):
         private_libvirt(work)
         daemons.start("virtlogd")
         daemons.start("libvirtd")
+        conn = connect()
         p = run(["libvirtd", "--version"])
         r.ok("libvirtd and virtlogd started (%s)" % p.stdout.strip())
         for arch in args.arch:
-            check_domcapabilities(r, args.build, arch)
+            check_domcapabilities(r, conn, args.build, arch)
         topo = args.topology
         if "x86_64" in args.arch:
-            check_example(r, args, work)
-            check_limits(r, args, work, topo)
+            check_example(r, conn, args, work)
+            check_limits(r, conn, args, work, topo)
         # libvirt's default -sandbox denies QEMU resource control
-        check_refusal(r, args, work, args.arch[0], topo,
+        check_refusal(r, conn, args, work, args.arch[0], topo,
                       "%s: under libvirt's default seccomp sandbox a "
                       "vcpu-affinity object stops QEMU with a clear error"
                       % args.arch[0],
@@ -720,8 +868,11 @@ def in_namespace(args, mode):
         # the rest with QEMU allowed to set affinity, so that both
         # placements happen and the order decides
         write_qemu_conf(work, sandbox=0)
+        attempt(30, conn.close)
+        conn = None
         daemons.stop("libvirtd")
         daemons.start("libvirtd")
+        conn = connect()
         cpus = host_cpus()
         if len(cpus) < 2:
             r.skip("%s: a rule outside libvirt's <emulatorpin>"
@@ -729,7 +880,7 @@ def in_namespace(args, mode):
         else:
             # libvirt starts QEMU on <emulatorpin>; our rules must stay
             # within the host CPUs QEMU was started on
-            check_refusal(r, args, work, args.arch[0], topo,
+            check_refusal(r, conn, args, work, args.arch[0], topo,
                           "%s: a vcpu-affinity rule outside libvirt's "
                           "<emulatorpin> stops QEMU with a clear error"
                           % args.arch[0],
@@ -738,20 +889,23 @@ def in_namespace(args, mode):
                           % (cpus[0], cpus[-1]), emulatorpin=str(cpus[-1]))
         for k, arch in enumerate(args.arch):
             try:
-                check_domain(r, args, work, arch, topo, affinity=(k == 0))
+                check_domain(r, conn, args, work, arch, topo,
+                             affinity=(k == 0))
             except Exception:
                 r.fail("%s: the domain test" % arch, traceback.format_exc())
         for fixture in MIRRORED:
             if mirror.FIXTURES[fixture][0] not in args.arch:
                 continue
             try:
-                check_mirror(r, args, work, fixture)
+                check_mirror(r, conn, args, work, fixture)
             except Exception:
                 r.fail("%s: the mirror test" % fixture,
                        traceback.format_exc())
     except Exception:
         r.fail("libvirt test", traceback.format_exc())
     finally:
+        if conn is not None:
+            attempt(30, conn.close)
         daemons.stop_all()
         if args.keep:
             print("logs and XML kept in %s" % work)
@@ -776,7 +930,7 @@ def main():
     args = ap.parse_args()
     args.arch = args.arch.split(",")
     args.build = os.path.abspath(args.build)
-    args.assets = guest.load_assets(args.assets)
+    args.assets = numaguest.load_assets(args.assets)
 
     if os.environ.get("LIBVIRT_TEST_NS"):
         return in_namespace(args, os.environ["LIBVIRT_TEST_NS"])
@@ -809,8 +963,10 @@ def main():
               "failed)" % name)
         return 0
     env = dict(os.environ, LIBVIRT_TEST_NS=mode)
-    return subprocess.run(cmd + [sys.executable] + sys.argv,
+    # the child runs under the interpreter that has the bindings
+    return subprocess.run(cmd + [bindings_python()] + sys.argv,
                           env=env).returncode
+
 
 if __name__ == "__main__":
     sys.exit(main())
