@@ -48,7 +48,7 @@ def main():
     ap.add_argument("--build", required=True,
                     help="QEMU build directory (qemu-system-* in it)")
     ap.add_argument("--assets", required=True,
-                    help="assets.env written by mk/guest-assets.sh")
+                    help="assets.env written by mk/assets.sh guest")
     ap.add_argument("--arch", default="x86_64", choices=sorted(HOST_ARCH))
     ap.add_argument("--topology", required=True, help="topology JSON file")
     ap.add_argument("--extra-args", default="",
