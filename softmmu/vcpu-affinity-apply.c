@@ -98,17 +98,20 @@ const char *vcpu_affinity_emulator_rule(void)
     return r ? rule_id(r) : NULL;
 }
 
-/* The host CPUs for rule @r, or the start set for none */
-static unsigned long *rule_or_start_set(AffinityRule *r, Error **errp)
+/*
+ * The host CPUs of rule @r, the start set for none.  Only automatic
+ * placement can be unresolved here, when vCPUs are created before the
+ * machine is ready.
+ */
+static const unsigned long *rule_host_set(AffinityRule *r, Error **errp)
 {
-    unsigned long *map;
-
-    if (r) {
-        return affinity_rule_host_set(r, errp);
+    if (!r) {
+        return affinity_start_set;
     }
-    map = bitmap_new(affinity_host_nbits);
-    bitmap_copy(map, affinity_start_set, affinity_host_nbits);
-    return map;
+    if (!r->host_set && !affinity_rule_resolve(r, errp)) {
+        return NULL;
+    }
+    return r->host_set;
 }
 
 /* The vCPU index of @cpu: its place among the machine's possible CPUs */
@@ -241,7 +244,7 @@ bool affinity_apply(CPUState *only, Error **errp)
 {
     g_autoptr(GPtrArray) list = g_ptr_array_new_with_free_func(
         thread_pin_free);
-    unsigned long *want;
+    const unsigned long *want;
     Error *err = NULL;
     CPUState *cpu;
     guint i, done;
@@ -253,17 +256,16 @@ bool affinity_apply(CPUState *only, Error **errp)
             (only && cpu->thread_id != only->thread_id)) {
             continue;
         }
-        want = rule_or_start_set(vcpu_rule(vcpu_index(cpu)), errp);
+        want = rule_host_set(vcpu_rule(vcpu_index(cpu)), errp);
         if (!want) {
             return false;
         }
         pins_add(list, cpu->thread_id, want);
-        g_free(want);
     }
     if (!only) {
         GArray *tids = emulator_threads();
 
-        want = rule_or_start_set(emulator_rule(), errp);
+        want = rule_host_set(emulator_rule(), errp);
         if (!want) {
             g_array_free(tids, true);
             return false;
@@ -275,7 +277,6 @@ bool affinity_apply(CPUState *only, Error **errp)
                 pins_add(list, tid, want);
             }
         }
-        g_free(want);
         g_array_free(tids, true);
     }
 

@@ -34,6 +34,8 @@ struct AffinityRule {
     unsigned long *host_nodes;      /* NULL: no host-nodes property */
     long host_nodes_nbits;
 
+    /* the host CPUs for its threads (affinity_host_nbits), once resolved */
+    unsigned long *host_set;
     bool listed;                    /* completed, in affinity_rules */
     bool deleting;                  /* being deleted: ignore it */
     QTAILQ_ENTRY(AffinityRule) next;
@@ -72,10 +74,10 @@ static inline AffinityLevel rule_level(AffinityRule *r)
 }
 
 /*
- * The host CPUs of rule @r, a new bitmap of affinity_host_nbits.
- * Automatic placement needs the machine's NUMA configuration.
+ * Resolve rule @r's host CPUs into r->host_set.  Automatic placement
+ * needs the machine's NUMA configuration.
  */
-unsigned long *affinity_rule_host_set(AffinityRule *r, Error **errp);
+bool affinity_rule_resolve(AffinityRule *r, Error **errp);
 
 /*
  * Give every vCPU thread (@only: just that vCPU's) and, unless @only,

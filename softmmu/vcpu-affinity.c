@@ -137,7 +137,13 @@ static bool add_auto_nodes(uint32_t node, unsigned long *map, Error **errp)
     return add_host_nodes(memdev->host_nodes, MAX_NODES, map, errp);
 }
 
-unsigned long *affinity_rule_host_set(AffinityRule *r, Error **errp)
+/*
+ * Resolve the host CPUs of rule @r into r->host_set: when the rule is
+ * checked, or for automatic placement, which needs the machine's NUMA
+ * configuration, when its first vCPU is created.  Applying uses the
+ * result, as long as the rule does not change.
+ */
+bool affinity_rule_resolve(AffinityRule *r, Error **errp)
 {
     ERRP_GUARD();
     unsigned long *map = bitmap_new(affinity_host_nbits);
@@ -153,9 +159,11 @@ unsigned long *affinity_rule_host_set(AffinityRule *r, Error **errp)
     if (!ok) {
         error_prepend(errp, "%s '%s': ", rule_type(r), rule_id(r));
         g_free(map);
-        return NULL;
+        return false;
     }
-    return map;
+    g_free(r->host_set);
+    r->host_set = map;
+    return true;
 }
 
 /* Checks of a rule on its own, when it is completed */
@@ -194,12 +202,9 @@ static bool rule_check_self(AffinityRule *r, Error **errp)
     if (!affinity_permitted(r, errp)) {
         return false;
     }
-    /* host CPUs and host nodes need no machine: check them now */
+    /* host CPUs and host nodes need no machine: resolve them now */
     if (r->host_cpus || r->host_nodes) {
-        unsigned long *map = affinity_rule_host_set(r, errp);
-
-        g_free(map);
-        return map != NULL;
+        return affinity_rule_resolve(r, errp);
     }
     return true;
 }
@@ -225,7 +230,6 @@ static bool rule_check_machine(AffinityRule *r, Error **errp)
 {
     MachineState *ms = current_machine;
     AffinityRule *o;
-    unsigned long *map;
     long last;
 
     if (r->vcpus) {
@@ -254,11 +258,10 @@ static bool rule_check_machine(AffinityRule *r, Error **errp)
             return false;
         }
     }
-    map = affinity_rule_host_set(r, errp);
-    if (!map) {
+    /* automatic placement, unless a vCPU of its node needed it already */
+    if (!r->host_set && !affinity_rule_resolve(r, errp)) {
         return false;
     }
-    g_free(map);
 
     /* against the rules created before this one, so the later is blamed */
     QTAILQ_FOREACH(o, &affinity_rules, next) {
@@ -482,7 +485,7 @@ static void rule_set_host(Object *obj, Visitor *v, const char *name,
     unsigned long **field = cpus ? &r->host_cpus : &r->host_nodes;
     long *nbits = cpus ? &r->host_cpus_nbits : &r->host_nodes_nbits;
     unsigned long **other = cpus ? &r->host_nodes : &r->host_cpus;
-    unsigned long *old = *field, *old_other = *other, *map;
+    unsigned long *old = *field, *old_other = *other, *old_set, *map;
     long old_nbits = *nbits, n;
 
     if (!visit_bitmap(v, name, true, &map, &n, errp)) {
@@ -496,17 +499,22 @@ static void rule_set_host(Object *obj, Visitor *v, const char *name,
     }
     /* a completed rule: the new value replaces the other host property */
     *other = NULL;
+    old_set = r->host_set;
+    r->host_set = NULL;
     if (rule_check_self(r, errp) &&
         (!machine_ready || (rule_check_machine(r, errp) &&
                             affinity_apply(NULL, errp)))) {
         g_free(old);
         g_free(old_other);
+        g_free(old_set);
         return;
     }
     g_free(map);
+    g_free(r->host_set);
     *field = old;
     *nbits = old_nbits;
     *other = old_other;
+    r->host_set = old_set;
 }
 
 static void rule_get_host(Object *obj, Visitor *v, const char *name,
@@ -574,6 +582,7 @@ static void rule_finalize(Object *obj)
     g_free(r->vcpus);
     g_free(r->host_cpus);
     g_free(r->host_nodes);
+    g_free(r->host_set);
 }
 
 static void rule_instance_init(Object *obj)
