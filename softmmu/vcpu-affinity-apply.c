@@ -114,24 +114,6 @@ static const unsigned long *rule_host_set(AffinityRule *r, Error **errp)
     return r->host_set;
 }
 
-/* The vCPU index of @cpu: its place among the machine's possible CPUs */
-static int vcpu_index(CPUState *cpu)
-{
-    MachineState *ms = current_machine;
-    const CPUArchIdList *cpus;
-    int i;
-
-    if (ms && MACHINE_GET_CLASS(ms)->possible_cpu_arch_ids) {
-        cpus = MACHINE_GET_CLASS(ms)->possible_cpu_arch_ids(ms);
-        for (i = 0; i < cpus->len; i++) {
-            if (cpus->cpus[i].cpu == OBJECT(cpu)) {
-                return i;
-            }
-        }
-    }
-    return cpu->cpu_index;
-}
-
 /* Application ------------------------------------------------------------- */
 
 typedef struct ThreadPin {
@@ -140,6 +122,12 @@ typedef struct ThreadPin {
     unsigned long *old;             /* NULL until read */
     unsigned long old_nbits;
 } ThreadPin;
+
+/* The threads to place, in order, and by thread id */
+typedef struct ThreadPins {
+    GPtrArray *list;
+    GHashTable *by_tid;
+} ThreadPins;
 
 static void thread_pin_free(gpointer p)
 {
@@ -150,24 +138,10 @@ static void thread_pin_free(gpointer p)
     g_free(t);
 }
 
-static ThreadPin *pins_find(GPtrArray *pins, pid_t tid)
-{
-    guint i;
-
-    for (i = 0; i < pins->len; i++) {
-        ThreadPin *t = g_ptr_array_index(pins, i);
-
-        if (t->tid == tid) {
-            return t;
-        }
-    }
-    return NULL;
-}
-
 /* Add @want for @tid; a thread shared by several vCPUs gets the union */
-static void pins_add(GPtrArray *pins, pid_t tid, const unsigned long *want)
+static void pins_add(ThreadPins *pins, pid_t tid, const unsigned long *want)
 {
-    ThreadPin *t = pins_find(pins, tid);
+    ThreadPin *t = g_hash_table_lookup(pins->by_tid, GINT_TO_POINTER(tid));
 
     if (t) {
         bitmap_or(t->want, t->want, want, affinity_host_nbits);
@@ -177,12 +151,13 @@ static void pins_add(GPtrArray *pins, pid_t tid, const unsigned long *want)
     t->tid = tid;
     t->want = bitmap_new(affinity_host_nbits);
     bitmap_copy(t->want, want, affinity_host_nbits);
-    g_ptr_array_add(pins, t);
+    g_ptr_array_add(pins->list, t);
+    g_hash_table_insert(pins->by_tid, GINT_TO_POINTER(tid), t);
 }
 
 static int collect_own_threads(Object *obj, void *opaque)
 {
-    GArray *tids = opaque;
+    GHashTable *own = opaque;
     pid_t tid = 0;
 
     if (object_dynamic_cast(obj, TYPE_IOTHREAD)) {
@@ -191,48 +166,34 @@ static int collect_own_threads(Object *obj, void *opaque)
         tid = THREAD_CONTEXT(obj)->thread_id;
     }
     if (tid > 0) {
-        g_array_append_val(tids, tid);
+        g_hash_table_add(own, GINT_TO_POINTER(tid));
     }
     return 0;
 }
 
-/* The emulator threads: QEMU's threads but vCPUs, IOThreads, contexts */
-static GArray *emulator_threads(void)
+/*
+ * Add @want for the emulator threads: QEMU's threads but the vCPUs' (in
+ * @pins already), IOThreads and thread contexts
+ */
+static void pins_add_emulator(ThreadPins *pins, const unsigned long *want)
 {
-    GArray *tids = g_array_new(false, false, sizeof(pid_t));
-    GArray *skip = g_array_new(false, false, sizeof(pid_t));
+    g_autoptr(GHashTable) own = g_hash_table_new(NULL, NULL);
+    GDir *dir = g_dir_open("/proc/self/task", 0, NULL);
     const char *name;
-    CPUState *cpu;
-    GDir *dir;
-    guint i;
 
-    CPU_FOREACH(cpu) {
-        if (cpu->thread_id > 0) {
-            pid_t tid = cpu->thread_id;
-
-            g_array_append_val(skip, tid);
-        }
-    }
     object_child_foreach_recursive(object_get_objects_root(),
-                                   collect_own_threads, skip);
-    dir = g_dir_open("/proc/self/task", 0, NULL);
+                                   collect_own_threads, own);
     while (dir && (name = g_dir_read_name(dir))) {
         pid_t tid = atoi(name);
 
-        for (i = 0; i < skip->len; i++) {
-            if (g_array_index(skip, pid_t, i) == tid) {
-                break;
-            }
-        }
-        if (tid > 0 && i == skip->len) {
-            g_array_append_val(tids, tid);
+        if (tid > 0 && !g_hash_table_contains(own, GINT_TO_POINTER(tid)) &&
+            !g_hash_table_contains(pins->by_tid, GINT_TO_POINTER(tid))) {
+            pins_add(pins, tid, want);
         }
     }
     if (dir) {
         g_dir_close(dir);
     }
-    g_array_free(skip, true);
-    return tids;
 }
 
 /*
@@ -244,6 +205,8 @@ bool affinity_apply(CPUState *only, Error **errp)
 {
     g_autoptr(GPtrArray) list = g_ptr_array_new_with_free_func(
         thread_pin_free);
+    g_autoptr(GHashTable) by_tid = g_hash_table_new(NULL, NULL);
+    ThreadPins pins = { list, by_tid };
     const unsigned long *want;
     Error *err = NULL;
     CPUState *cpu;
@@ -256,28 +219,19 @@ bool affinity_apply(CPUState *only, Error **errp)
             (only && cpu->thread_id != only->thread_id)) {
             continue;
         }
-        want = rule_host_set(vcpu_rule(vcpu_index(cpu)), errp);
+        /* the boards give each vCPU the possible-CPU slot of its index */
+        want = rule_host_set(vcpu_rule(cpu->cpu_index), errp);
         if (!want) {
             return false;
         }
-        pins_add(list, cpu->thread_id, want);
+        pins_add(&pins, cpu->thread_id, want);
     }
     if (!only) {
-        GArray *tids = emulator_threads();
-
         want = rule_host_set(emulator_rule(), errp);
         if (!want) {
-            g_array_free(tids, true);
             return false;
         }
-        for (i = 0; i < tids->len; i++) {
-            pid_t tid = g_array_index(tids, pid_t, i);
-
-            if (!pins_find(list, tid)) {
-                pins_add(list, tid, want);
-            }
-        }
-        g_array_free(tids, true);
+        pins_add_emulator(&pins, want);
     }
 
     for (done = 0; done < list->len; done++) {
