@@ -621,28 +621,37 @@ static void vcpu_affinity_class_init(ObjectClass *oc, void *data)
         "Guest NUMA node whose vCPUs the rule places");
 }
 
-static const TypeInfo affinity_types[] = {
-    {
-        .name = TYPE_AFFINITY_RULE,
-        .parent = TYPE_OBJECT,
-        .abstract = true,
-        .instance_size = sizeof(AffinityRule),
-        .instance_init = rule_instance_init,
-        .instance_finalize = rule_finalize,
-        .class_init = rule_class_init,
-        .interfaces = (InterfaceInfo[]) {
-            { TYPE_USER_CREATABLE },
-            { }
-        },
-    }, {
-        .name = TYPE_VCPU_AFFINITY,
-        .parent = TYPE_AFFINITY_RULE,
-        .class_init = vcpu_affinity_class_init,
-    }, {
-        .name = TYPE_EMULATOR_AFFINITY,
-        .parent = TYPE_AFFINITY_RULE,
+static const TypeInfo affinity_rule_info = {
+    .name = TYPE_AFFINITY_RULE,
+    .parent = TYPE_OBJECT,
+    .abstract = true,
+    .instance_size = sizeof(AffinityRule),
+    .instance_init = rule_instance_init,
+    .instance_finalize = rule_finalize,
+    .class_init = rule_class_init,
+    .interfaces = (InterfaceInfo[]) {
+        { TYPE_USER_CREATABLE },
+        { }
     },
 };
 
-DEFINE_TYPES(affinity_types)
+static const TypeInfo vcpu_affinity_info = {
+    .name = TYPE_VCPU_AFFINITY,
+    .parent = TYPE_AFFINITY_RULE,
+    .class_init = vcpu_affinity_class_init,
+};
+
+static const TypeInfo emulator_affinity_info = {
+    .name = TYPE_EMULATOR_AFFINITY,
+    .parent = TYPE_AFFINITY_RULE,
+};
+
+static void affinity_register_types(void)
+{
+    type_register_static(&affinity_rule_info);
+    type_register_static(&vcpu_affinity_info);
+    type_register_static(&emulator_affinity_info);
+}
+
+type_init(affinity_register_types);
 
