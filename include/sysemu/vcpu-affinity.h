@@ -23,4 +23,11 @@ void vcpu_affinity_vcpu_created(CPUState *cpu);
  */
 void vcpu_affinity_machine_ready(Error **errp);
 
+/*
+ * For query-vcpu-affinity: the id of the rule that places vCPU @cpu_index,
+ * or the emulator threads; NULL where none does (the start set).
+ */
+const char *vcpu_affinity_vcpu_rule(int cpu_index);
+const char *vcpu_affinity_emulator_rule(void);
+
 #endif

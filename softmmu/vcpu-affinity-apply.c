@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * vcpu-affinity: which rule places which thread, and placing the threads.
+ * A vCPU takes the rule that names it (vcpus), else its guest node's, else
+ * the default one; the emulator threads take the emulator rule, else the
+ * default one; with none, a thread gets the start set.  Applying reads
+ * and sets each thread's affinity once, and puts back the threads already
+ * changed when one cannot be placed.
+ */
+
+#include "qemu/osdep.h"
+#include "qapi/error.h"
+#include "qemu/bitmap.h"
+#include "qemu/thread-affinity.h"
+#include "qemu/thread-context.h"
+#include "hw/boards.h"
+#include "hw/core/cpu.h"
+#include "sysemu/iothread.h"
+#include "sysemu/vcpu-affinity.h"
+#include "vcpu-affinity-internal.h"
+#include "trace.h"
+
+/* The guest node of vCPU @index, or -1 */
+static int vcpu_node(MachineState *ms, int index)
+{
+    const CPUArchIdList *cpus;
+
+    if (!MACHINE_GET_CLASS(ms)->possible_cpu_arch_ids) {
+        return -1;
+    }
+    cpus = MACHINE_GET_CLASS(ms)->possible_cpu_arch_ids(ms);
+    if (index < cpus->len && cpus->cpus[index].props.has_node_id) {
+        return cpus->cpus[index].props.node_id;
+    }
+    return -1;
+}
+
+/* The rule of vCPU @index (NULL: the start set) */
+static AffinityRule *vcpu_rule(int index)
+{
+    int node = vcpu_node(current_machine, index);
+    AffinityRule *r, *by_node = NULL, *by_default = NULL;
+
+    QTAILQ_FOREACH(r, &affinity_rules, next) {
+        if (!r->listed || r->deleting) {
+            continue;
+        }
+        switch (rule_level(r)) {
+        case LEVEL_VCPUS:
+            if (index < r->vcpus_nbits && test_bit(index, r->vcpus)) {
+                return r;
+            }
+            break;
+        case LEVEL_NODE:
+            if (node >= 0 && r->node == node) {
+                by_node = r;
+            }
+            break;
+        case LEVEL_DEFAULT:
+            by_default = r;
+            break;
+        default:
+            break;
+        }
+    }
+    return by_node ?: by_default;
+}
+
+static AffinityRule *emulator_rule(void)
+{
+    AffinityRule *r, *by_default = NULL;
+
+    QTAILQ_FOREACH(r, &affinity_rules, next) {
+        if (!r->listed || r->deleting) {
+            continue;
+        }
+        if (rule_level(r) == LEVEL_EMULATOR) {
+            return r;
+        }
+        if (rule_level(r) == LEVEL_DEFAULT) {
+            by_default = r;
+        }
+    }
+    return by_default;
+}
+
+const char *vcpu_affinity_vcpu_rule(int cpu_index)
+{
+    AffinityRule *r = vcpu_rule(cpu_index);
+
+    return r ? rule_id(r) : NULL;
+}
+
+const char *vcpu_affinity_emulator_rule(void)
+{
+    AffinityRule *r = emulator_rule();
+
+    return r ? rule_id(r) : NULL;
+}
+
+/*
+ * The host CPUs of rule @r, the start set for none.  Only automatic
+ * placement can be unresolved here, when vCPUs are created before the
+ * machine is ready.
+ */
+static const unsigned long *rule_host_set(AffinityRule *r, Error **errp)
+{
+    if (!r) {
+        return affinity_start_set;
+    }
+    if (!r->host_set && !affinity_rule_resolve(r, errp)) {
+        return NULL;
+    }
+    return r->host_set;
+}
+
+/* Application ------------------------------------------------------------- */
+
+typedef struct ThreadPin {
+    pid_t tid;
+    unsigned long *want;            /* affinity_host_nbits */
+    unsigned long *old;             /* NULL until read */
+    unsigned long old_nbits;
+} ThreadPin;
+
+/* The threads to place, in order, and by thread id */
+typedef struct ThreadPins {
+    GPtrArray *list;
+    GHashTable *by_tid;
+} ThreadPins;
+
+static void thread_pin_free(gpointer p)
+{
+    ThreadPin *t = p;
+
+    g_free(t->want);
+    g_free(t->old);
+    g_free(t);
+}
+
+/* Add @want for @tid; a thread shared by several vCPUs gets the union */
+static void pins_add(ThreadPins *pins, pid_t tid, const unsigned long *want)
+{
+    ThreadPin *t = g_hash_table_lookup(pins->by_tid, GINT_TO_POINTER(tid));
+
+    if (t) {
+        bitmap_or(t->want, t->want, want, affinity_host_nbits);
+        return;
+    }
+    t = g_new0(ThreadPin, 1);
+    t->tid = tid;
+    t->want = bitmap_new(affinity_host_nbits);
+    bitmap_copy(t->want, want, affinity_host_nbits);
+    g_ptr_array_add(pins->list, t);
+    g_hash_table_insert(pins->by_tid, GINT_TO_POINTER(tid), t);
+}
+
+static int collect_own_threads(Object *obj, void *opaque)
+{
+    GHashTable *own = opaque;
+    pid_t tid = 0;
+
+    if (object_dynamic_cast(obj, TYPE_IOTHREAD)) {
+        tid = IOTHREAD(obj)->thread_id;
+    } else if (object_dynamic_cast(obj, TYPE_THREAD_CONTEXT)) {
+        tid = THREAD_CONTEXT(obj)->thread_id;
+    }
+    if (tid > 0) {
+        g_hash_table_add(own, GINT_TO_POINTER(tid));
+    }
+    return 0;
+}
+
+/*
+ * Add @want for the emulator threads: QEMU's threads but the vCPUs' (in
+ * @pins already), IOThreads and thread contexts
+ */
+static void pins_add_emulator(ThreadPins *pins, const unsigned long *want)
+{
+    g_autoptr(GHashTable) own = g_hash_table_new(NULL, NULL);
+    GDir *dir = g_dir_open("/proc/self/task", 0, NULL);
+    const char *name;
+
+    object_child_foreach_recursive(object_get_objects_root(),
+                                   collect_own_threads, own);
+    while (dir && (name = g_dir_read_name(dir))) {
+        pid_t tid = atoi(name);
+
+        if (tid > 0 && !g_hash_table_contains(own, GINT_TO_POINTER(tid)) &&
+            !g_hash_table_contains(pins->by_tid, GINT_TO_POINTER(tid))) {
+            pins_add(pins, tid, want);
+        }
+    }
+    if (dir) {
+        g_dir_close(dir);
+    }
+}
+
+/*
+ * Give every vCPU thread (@only: just that vCPU's) and, unless @only, every
+ * emulator thread the host CPUs of its rule.  On failure, the threads
+ * already changed get their previous affinity back.
+ */
+bool affinity_apply(CPUState *only, Error **errp)
+{
+    g_autoptr(GPtrArray) list = g_ptr_array_new_with_free_func(
+        thread_pin_free);
+    g_autoptr(GHashTable) by_tid = g_hash_table_new(NULL, NULL);
+    ThreadPins pins = { list, by_tid };
+    const unsigned long *want;
+    Error *err = NULL;
+    CPUState *cpu;
+    guint i, done;
+    int ret = 0;
+
+    CPU_FOREACH(cpu) {
+        /* with @only, every vCPU on its thread (single-threaded TCG) */
+        if (cpu->thread_id <= 0 ||
+            (only && cpu->thread_id != only->thread_id)) {
+            continue;
+        }
+        /* the boards give each vCPU the possible-CPU slot of its index */
+        want = rule_host_set(vcpu_rule(cpu->cpu_index), errp);
+        if (!want) {
+            return false;
+        }
+        pins_add(&pins, cpu->thread_id, want);
+    }
+    if (!only) {
+        want = rule_host_set(emulator_rule(), errp);
+        if (!want) {
+            return false;
+        }
+        pins_add_emulator(&pins, want);
+    }
+
+    for (done = 0; done < list->len; done++) {
+        ThreadPin *t = g_ptr_array_index(list, done);
+
+        ret = qemu_thread_id_get_affinity(t->tid, &t->old, &t->old_nbits,
+                                          &err);
+        if (!ret) {
+            ret = qemu_thread_id_set_affinity(t->tid, t->want,
+                                              affinity_host_nbits, &err);
+        }
+        if (ret == -ESRCH) {
+            /* the thread has exited meanwhile */
+            error_free(err);
+            err = NULL;
+            ret = 0;
+            continue;
+        }
+        if (ret) {
+            error_propagate(errp, err);
+            break;
+        }
+        if (trace_event_get_state_backends(TRACE_VCPU_AFFINITY_SET)) {
+            g_autofree char *cpus = qemu_host_cpus_to_str(t->want,
+                                                          affinity_host_nbits);
+
+            trace_vcpu_affinity_set(t->tid, cpus);
+        }
+    }
+    if (!ret) {
+        return true;
+    }
+    /* undo */
+    for (i = 0; i < done; i++) {
+        ThreadPin *t = g_ptr_array_index(list, i);
+
+        if (t->old) {
+            qemu_thread_id_set_affinity(t->tid, t->old, t->old_nbits, NULL);
+        }
+    }
+    return false;
+}
+
