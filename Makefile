@@ -38,7 +38,7 @@ NINJA_TARGETS := qemu-system-x86_64 qemu-system-aarch64 \
 export B QTESTS QTEST_JOBS
 
 .PHONY: all deps prepare configure firmware build guest-assets check \
-	check-upstream series \
+	check-upstream series check-series \
 	demo bench install clean distclean
 
 all: build
@@ -74,6 +74,11 @@ check: build guest-assets
 # .build/series-debian for quilt and dpkg-source (mk/series.py)
 series: prepare
 	@python3 $(TOP)/mk/series.py
+
+# Optional, not part of check: git am the series patch by patch onto a git
+# repository of the pristine base and build after each (mk/check-series.sh)
+check-series: series
+	@$(TOP)/mk/check-series.sh $(FIRMWAREPATH)
 
 # Optional: our SRAT GI structures against upstream QEMU 10.0's
 check-upstream: build guest-assets
