@@ -38,7 +38,7 @@ NINJA_TARGETS := qemu-system-x86_64 qemu-system-aarch64 \
 export B QTESTS QTEST_JOBS
 
 .PHONY: all deps prepare configure firmware build guest-assets check \
-	check-upstream series check-series \
+	check-upstream series check-series check-series-debian \
 	demo bench install clean distclean
 
 all: build
@@ -79,6 +79,11 @@ series: prepare
 # repository of the pristine base and build after each (mk/check-series.sh)
 check-series: series
 	@$(TOP)/mk/check-series.sh $(FIRMWAREPATH)
+
+# Optional: the series the Debian way, quilt push -a and dpkg-source -b/-x
+# in a copy of the unpacked source package (mk/check-series-debian.sh)
+check-series-debian: series
+	@$(TOP)/mk/check-series-debian.sh
 
 # Optional: our SRAT GI structures against upstream QEMU 10.0's
 check-upstream: build guest-assets
