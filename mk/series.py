@@ -96,7 +96,8 @@ def parse_patch(name):
             key, value = line.split(":", 1)
             headers[key.lower()] = value.strip()
         else:
-            raise SeriesError("patches/%s:%d: not a mail header: %s" % (name, i + 1, line))
+            raise SeriesError("patches/%s:%d: not a mail header: %s"
+                              % (name, i + 1, line))
         i += 1
     for h in ("from", "subject"):
         if not headers.get(h):
@@ -127,7 +128,8 @@ def parse_patch(name):
 
 
 def diff_targets(diff):
-    return [line[6:].split()[0] for line in diff.split("\n") if line.startswith("+++ b/")]
+    return [line[6:].split()[0] for line in diff.split("\n")
+            if line.startswith("+++ b/")]
 
 
 def allowed_diffs(diff):
@@ -171,7 +173,8 @@ def read_manifest(series):
                 continue
             fields = line.split()
             if len(fields) != 2:
-                raise SeriesError("patches/manifest:%d: expected 'PATH PATCH': %s" % (n, line))
+                raise SeriesError("patches/manifest:%d: expected 'PATH PATCH': %s"
+                                  % (n, line))
             p, patch = fields
             if patch not in series:
                 raise SeriesError("patches/manifest:%d: %s is not in patches/series"
@@ -423,14 +426,15 @@ def debian_kit(work, series, out, kit):
         f.write("".join(b + "\n" for b in binaries))
     with open(os.path.join(kit, "README"), "w") as f:
         f.write("""\
-The series of ../series for a Debian source package (format 3.0 (quilt)).
+The series of make series (.build/series) for a Debian source package of
+format 3.0 (quilt).
 
 quilt and dpkg-source apply patches with GNU patch, which cannot apply git
 binary patches.  Here the patches leave their binary files out, and the
 files come with the source package instead:
 
-  patches/            the patches (%d of %d: binary files only in %s),
-                      and their series
+  patches/            %d of the %d patches (left out, as they hold only
+                      binary files: %s), and their series
   binaries/           the %d binary files, at their paths in the source
   include-binaries    their list, for debian/source/include-binaries
 
