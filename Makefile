@@ -38,7 +38,7 @@ NINJA_TARGETS := qemu-system-x86_64 qemu-system-aarch64 \
 export B QTESTS QTEST_JOBS
 
 .PHONY: all deps prepare configure firmware build guest-assets check \
-	check-upstream \
+	check-upstream series check-series check-series-debian \
 	demo bench install clean distclean
 
 all: build
@@ -68,6 +68,22 @@ guest-assets: deps
 
 check: build guest-assets
 	@$(TOP)/mk/check.sh
+
+# The work as mail-format patches, one per entry of patches/series with
+# its new files (patches/manifest): .build/series for git am and review,
+# .build/series-debian for quilt and dpkg-source (mk/series.py)
+series: prepare
+	@python3 $(TOP)/mk/series.py
+
+# Optional, not part of check: git am the series patch by patch onto a git
+# repository of the pristine base and build after each (mk/check-series.sh)
+check-series: series
+	@$(TOP)/mk/check-series.sh $(FIRMWAREPATH)
+
+# Optional: the series the Debian way, quilt push -a and dpkg-source -b/-x
+# in a copy of the unpacked source package (mk/check-series-debian.sh)
+check-series-debian: series
+	@$(TOP)/mk/check-series-debian.sh
 
 # Optional: our SRAT GI structures against upstream QEMU 10.0's
 check-upstream: build guest-assets

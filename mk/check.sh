@@ -3,6 +3,7 @@
 #
 # Run every test of the series and print one summary line:
 #   1. style: the base's scripts/checkpatch.pl over our C files and patches,
+#      and patches/manifest placing every new file (mk/series.py),
 #   2. the stock bios-tables-test cases (x86_64: pc, q35, microvm; aarch64:
 #      virt) against the expected blobs, every case under TCG,
 #   3. our own qtests (QTEST_JOBS, ARCH:TEST, from the Makefile),
@@ -256,6 +257,14 @@ for p in $(grep -v '^[[:space:]]*\(#\|$\)' "$top/patches/series"); do
         grep -E '^(ERROR|WARNING)' "$l" | head -n 5 | sed 's/^/        /'
     fi
 done
+# every new and rebaselined file is placed in a patch of the series
+l="$LOG/series-manifest.log"
+if python3 "$top/mk/series.py" --check-manifest > "$l" 2>&1; then
+    ok "patches/manifest places every new file"
+else
+    bad "patches/manifest" "$l"
+    sed -n '1,8s/^/        /p' "$l"
+fi
 echo "check: checkpatch took $(($(date +%s) - start)) s"
 
 # CHECK_STYLE_ONLY=1 stops after the style checks.

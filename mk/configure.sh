@@ -3,11 +3,15 @@
 #
 # Configure $B/src/build once.  Re-runs configure only when the options
 # below change; otherwise ninja's own meson regeneration is enough.
+# CONFIGURE_SRC=DIR configures DIR/build instead (make check-series
+# does), with its log in DIR/../configure.log.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 B=${B:-$top/.build}
 . "$top/mk/base.env"
-BLD=$B/src/build
+SRC=${CONFIGURE_SRC:-$B/src}
+BLD=$SRC/build
+LOG=$(dirname "$SRC")/configure.log
 FIRMWAREPATH=$1
 
 # ccache: QEMU's configure hands meson an explicit compiler, so meson does
@@ -41,10 +45,10 @@ old_ifs=$IFS
 IFS='
 '
 # shellcheck disable=SC2086
-if ! ../configure $opts > "$B/configure.log" 2>&1; then
+if ! ../configure $opts > "$LOG" 2>&1; then
     IFS=$old_ifs
-    tail -n 30 "$B/configure.log" >&2
-    echo "configure: ERROR: see $B/configure.log" >&2
+    tail -n 30 "$LOG" >&2
+    echo "configure: ERROR: see $LOG" >&2
     exit 1
 fi
 IFS=$old_ifs

@@ -64,22 +64,16 @@ T=$(mktemp -d "$B/compose.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 mkdir -p "$T/tree"
 
-# Overlay: every file under a top-level entry that also exists in the base
-# tree (hw/, include/, tests/, docs/, qapi/ ...), except the Makefile.
-: > "$T/.overlay"
-for e in "$top"/* ; do
-    n=$(basename "$e")
-    [ "$n" = Makefile ] && continue
-    [ -e "$B/base/$n" ] || continue
-    (cd "$top" && find "$n" -type f ! -path '*/__pycache__/*') \
-        >> "$T/.overlay"
-done
+# Overlay: every file or symbolic link under a top-level entry that also
+# exists in the base tree (hw/, include/, tests/, docs/, qapi/ ...),
+# except the Makefile (mk/overlay-files.sh).
+"$top/mk/overlay-files.sh" "$top" "$B/base" > "$T/.overlay"
 while read -r f; do
-    if [ -e "$B/base/$f" ]; then
+    if [ -e "$B/base/$f" ] || [ -L "$B/base/$f" ]; then
         die "$f exists in QEMU; change it with a patch in patches/, not an overlay"
     fi
     mkdir -p "$T/tree/$(dirname "$f")"
-    cp "$top/$f" "$T/tree/$f"
+    cp -P "$top/$f" "$T/tree/$f"
 done < "$T/.overlay"
 
 # Rebaseline: binary files of the base that are stale (Debian's stable
@@ -112,6 +106,8 @@ if [ -f "$series" ]; then
         [ -e "$B/base/$f" ] && cp "$B/base/$f" "$T/tree/$f"
     done < "$T/.patched"
     while read -r p; do
+        # a patch whose changes are all new files has no diff here
+        grep -q '^--- ' "$top/patches/$p" || continue
         if ! patch -d "$T/tree" -p1 -F0 -N -s --no-backup-if-mismatch \
                 -r - < "$top/patches/$p" > "$T/patch.log" 2>&1; then
             cat "$T/patch.log" >&2
@@ -121,12 +117,22 @@ if [ -f "$series" ]; then
 fi
 
 # Sync into $B/src: only files whose content changed are written.
-(cd "$T/tree" && find . -type f | sed 's#^\./##' | sort) > "$T/.managed"
+# same A B: files with the same bytes, or links with the same target
+same() {
+    if [ -L "$1" ] || [ -L "$2" ]; then
+        [ -L "$1" ] && [ -L "$2" ] && [ "$(readlink "$1")" = "$(readlink "$2")" ]
+    else
+        cmp -s "$1" "$2"
+    fi
+}
+(cd "$T/tree" && find . \( -type f -o -type l \) | sed 's#^\./##' | sort) \
+    > "$T/.managed"
 changed=0
 while read -r f; do
-    if ! cmp -s "$T/tree/$f" "$B/src/$f"; then
+    if ! same "$T/tree/$f" "$B/src/$f"; then
         mkdir -p "$B/src/$(dirname "$f")"
-        cp "$T/tree/$f" "$B/src/$f"
+        rm -f "$B/src/$f"
+        cp -P "$T/tree/$f" "$B/src/$f"
         changed=$((changed + 1))
     fi
 done < "$T/.managed"
