@@ -100,8 +100,9 @@ def parse_srat(data):
     """SRAT (ACPI 6.5, 5.2.16) -> list of dicts, in table order.
 
     Every structure has "type", its bytes as "raw" and, where it has one,
-    "pxm" and "enabled"; generic initiators and ports also "handle_type" and, for a
-    PCI handle, "pci" (segment, bus, devfn); memory "base" and "length".
+    "pxm" and "enabled"; generic initiators and ports also "handle_type"
+    and, for a PCI handle, "pci" (segment, bus, devfn); memory "base" and
+    "length".
     """
     data, rev = _check_table(data, "SRAT")
     out = []
