@@ -71,8 +71,9 @@ def topology(nodes, devs, kind, hmat=False):
               "-device", "pci-testdev,id=dev%d,bus=rp%d" % (d, d)]
     for n in range(1, nodes):
         if kind == "gi":
-            a += ["-object", object_keyval(
-                generic_initiator("dev%d" % ((n - 1) % devs), n))]
+            # short ids, like the secrets' (the figures compare the two)
+            gi = generic_initiator("dev%d" % ((n - 1) % devs), n)
+            a += ["-object", object_keyval(dict(gi, id="gi%d" % n))]
         elif kind == "secret":
             a += ["-object", "secret,id=s%d,data=x" % n]
     if hmat:
