@@ -131,7 +131,7 @@ class Mirror:
 
     def pick_nodes(self):
         h = self.host
-        online = h["masks"]["online"] or sorted(h["nodes"])
+        online = h["masks"]["online"]
         gi_of = {}
         for d in self.devices:
             for n in d["host_gi"]:
@@ -276,8 +276,8 @@ class Mirror:
         rows = {}
         dropped = set()
         hv = self.view and self.view["hmat"]
+        self.attached = {}
         if hv:
-            self.attached = {}
             for m, i in hv["attached"].items():
                 if m in self.g_of and i in self.g_of and \
                         self.g_of[i] in inits and \
@@ -293,7 +293,6 @@ class Mirror:
                                     {})[(self.g_of[i], self.g_of[t])] = v
             src = "the host's HMAT"
         else:
-            self.attached = {}
             # the kernel's view: the best initiators of each memory node
             # and their values; read != write becomes separate rows
             pairs = {}
@@ -304,9 +303,9 @@ class Mirror:
                             dropped.add((i, t))
                             continue
                         pairs[(self.g_of[i], self.g_of[t])] = acc
-            for kind, (r, w), base in (
-                    ("latency", ("read_latency", "write_latency"), 0),
-                    ("bandwidth", ("read_bandwidth", "write_bandwidth"), 3)):
+            for (r, w), base in (
+                    (("read_latency", "write_latency"), 0),
+                    (("read_bandwidth", "write_bandwidth"), 3)):
                 vals = {p: (a.get(r, 0), a.get(w, 0))
                         for p, a in pairs.items()}
                 if all(rv == wv for rv, wv in vals.values()):
@@ -332,16 +331,8 @@ class Mirror:
         exactly, round them to the coarsest base needed and say so."""
         for (hier, dtype), vals in sorted(self.hmat.items()):
             step = 10 if dtype <= 2 else 2
-            if dtype <= 2:
-                def fits(b):
-                    return max(vals.values()) // b <= HMAT_ENTRY_MAX
-            else:
-                def fits(b):
-                    v = [x // b for x in vals.values()]
-                    return max(v) <= HMAT_ENTRY_MAX and \
-                        max(v).bit_length() - 1 <= 16
             b = 1
-            while not fits(b):
+            while max(vals.values()) // b > HMAT_ENTRY_MAX:
                 b *= step
             if b == 1 or all(v % b == 0 for v in vals.values()):
                 continue
@@ -415,7 +406,7 @@ class Mirror:
 
     def distances(self):
         """{(guest node, guest node): distance} from sysfs, or {}"""
-        online = self.host["masks"]["online"] or sorted(self.host["nodes"])
+        online = self.host["masks"]["online"]
         dist = {}
         for n in self.g_of:
             row = self.host["nodes"][n]["distance"]

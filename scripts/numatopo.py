@@ -323,6 +323,8 @@ def read_sysfs(root):
                     c[attr] = int(_read(os.path.join(cd, idx, attr)))
                 node["caches"].append(c)
         topo["nodes"][n] = node
+    # a tree without the mask: Linux makes a nodeN directory per online node
+    topo["masks"]["online"] = topo["masks"]["online"] or sorted(topo["nodes"])
     pd = os.path.join(root, PCI_DIR)
     for bdf in sorted(os.listdir(pd)) if os.path.isdir(pd) else []:
         p = os.path.join(pd, bdf)
@@ -386,7 +388,7 @@ def facts(topo, rename=None):
     value}, comparable with ==, with node ids put through rename (e.g.
     a guest's node -> the host node it mirrors)."""
     rename = rename or (lambda n: n)
-    online = topo["masks"]["online"] or sorted(topo["nodes"])
+    online = topo["masks"]["online"]
     f = {}
     for m, ids in topo["masks"].items():
         f["mask " + m] = sorted(map(rename, ids))
