@@ -321,6 +321,17 @@ class Mirror:
             note("HMAT entries of host initiator-target pairs %s left out: "
                  "not mirrored, or the initiator is not one in the guest"
                  % ", ".join("%d-%d" % p for p in sorted(dropped)))
+        # QEMU's HMAT targets are the nodes with memory, as Linux's are
+        memless = sorted({t for vals in rows.values() for (_, t) in vals
+                          if t not in self.mem})
+        if memless:
+            for vals in rows.values():
+                for p in [p for p in vals if p[1] in memless]:
+                    del vals[p]
+            rows = {k: v for k, v in rows.items() if v}
+            note("HMAT entries with guest target %s left out: no memory "
+                 "there, and HMAT targets are memory nodes"
+                 % ", ".join(map(str, memless)))
         self.hmat_source = src if rows else None
         return rows
 

@@ -323,6 +323,22 @@ def main():
               "HMAT values beyond 16 bits are rounded, with a note",
               err + out)
 
+    # a host HMAT row whose target gets no memory in the guest (here
+    # socket 1 made CPU-only, its access0 kept): left out, with a note,
+    # as QEMU refuses it
+    with tempfile.TemporaryDirectory() as tmp:
+        sysfs = sysfs_copy(tmp, CXL, {
+            "node1/meminfo": "Node 1 MemTotal:              0 kB\n",
+            "has_memory": "0,2\n"})
+        shutil.rmtree(os.path.join(sysfs, "firmware"))
+        rc, out, err = tool("--sysfs", sysfs, "--arch", "x86_64",
+                            "--unbound", "--memory", "1G")
+        check(rc == 0 and "HMAT entries with guest target 1 left out: no "
+              "memory there" in err and ",target=1," not in out and
+              ",target=0," in out,
+              "HMAT rows to a target without memory are left out, with a "
+              "note", err + out)
+
     libvirt_cases()
 
     passed = sum(results)

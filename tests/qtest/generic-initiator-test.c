@@ -87,6 +87,18 @@ static const StartupCase startup_cases[] = {
       " -numa hmat-lb,initiator=1,target=0,hierarchy=memory,"
       "data-type=access-latency,latency=10",
       "Invalid initiator=1, it isn't an initiator proximity domain" },
+    { "hmat-lb-target-without-memory",
+      " -machine hmat=on" NODES DEV0 GI("gi1", "dev0", "1")
+      " -numa hmat-lb,initiator=1,target=1,hierarchy=memory,"
+      "data-type=access-latency,latency=10",
+      "-numa hmat-lb,initiator=1,target=1,hierarchy=memory,"
+      "data-type=access-latency,latency=10: Invalid target=1, it isn't a "
+      "target proximity domain (a node with memory)" },
+    { "hmat-cache-without-memory",
+      " -machine hmat=on" NODES DEV0
+      " -numa hmat-cache,node-id=2,size=10K,level=1,associativity=direct,"
+      "policy=write-back,line=8",
+      "Invalid node-id=2, it has no memory for a memory side cache" },
     { "node-initiator-without-gi",
       " -machine hmat=on -m 256M -smp 2"
       " -object memory-backend-ram,id=ram0,size=128M"
