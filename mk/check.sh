@@ -103,17 +103,20 @@ unit_qtest() {
     fi
 }
 
-# guest ARCH TOPOLOGY: one guest boot
+# guest ARCH TOPOLOGY [--migrate]: one guest boot; with --migrate, the
+# guest moves to a second QEMU while its /init runs
 unit_guest() {
     arch=$1 t=$2
-    l="$LOG/guest-$arch-$t.log"
+    shift 2
+    id="guest-$arch-$t${1:+-migrated}"
+    l="$LOG/$id.log"
     if python3 "$top/tests/guest/numa-guest.py" --build "$BLD" \
             --assets "$B/guest/assets.env" --arch "$arch" \
             --topology "$top/tests/guest/topologies/$t.json" \
-            --keep "$LOG/guest-$arch-$t" --timeout 600 > "$l" 2>&1; then
+            --keep "$LOG/$id" --timeout 600 "$@" > "$l" 2>&1; then
         result ok "$(tail -n 1 "$l")"
     else
-        result FAIL "guest:$arch:$t" "$l"
+        result FAIL "guest:$arch:$t${1:+ (migrated)}" "$l"
     fi
 }
 
@@ -299,12 +302,28 @@ echo "mirror-fails mirror_fails grace" \
      "devices/system/node/node9/access0/initiators/read_latency=81" \
      >> "$LOG/units.list"
 mirror_ids="$mirror_ids mirror-cxl2s-sysfs mirror-fails"
+# the topologies that a guest of ARCH boots (a file's "arches", if any)
+arch_topologies() {
+    for t in $topologies; do
+        python3 -c 'import json, sys
+a = json.load(open(sys.argv[1])).get("arches")
+sys.exit(0 if not a or sys.argv[2] in a else 1)' \
+            "$top/tests/guest/topologies/$t.json" "$1" && printf '%s ' "$t"
+    done
+}
 n=0
 for arch in aarch64 x86_64; do
-    for t in $topologies; do
+    for t in $(arch_topologies $arch); do
         echo "guest-$arch-$t guest $arch $t" >> "$LOG/units.list"
     done
 done
+# the most nodes, with a full HMAT, also migrates
+migrated=""
+case " $topologies " in *" gi128 "*)
+    echo "guest-x86_64-gi128-migrated guest x86_64 gi128 --migrate" \
+         >> "$LOG/units.list"
+    migrated=" guest-x86_64-gi128-migrated" ;;
+esac
 for j in $jobs; do
     arch=${j%%:*} t=${j#*:}
     (cd "$BLD" && QTEST_QEMU_BINARY=./qemu-system-$arch \
@@ -359,9 +378,10 @@ for j in $jobs; do
     case $j in aarch64:*) ;; *) cat "$LOG/units-${j%%:*}-${j#*:}" ;; esac
 done >> "$LOG/units.list"
 guest_ids=$(for arch in x86_64 aarch64; do
-                for t in $topologies; do printf ' guest-%s-%s' "$arch" "$t"
+                for t in $(arch_topologies $arch); do
+                    printf ' guest-%s-%s' "$arch" "$t"
                 done
-            done)
+            done)$migrated
 echo "guest tests|$guest_ids" >> "$LOG/order"
 echo "host topology mirror|$mirror_ids" >> "$LOG/order"
 echo "libvirt|libvirt" >> "$LOG/order"

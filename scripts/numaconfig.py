@@ -94,6 +94,8 @@ class Topology:
             t = json.load(f)
         self.name = os.path.splitext(os.path.basename(path))[0]
         self.description = t.get("description", "")
+        # the guest architectures that can boot it (default: all)
+        self.arches = t.get("arches")
         self.nodes = {}
         for n in t["nodes"]:
             self.nodes[n["id"]] = {

@@ -15,11 +15,19 @@ file, for the tools that boot the same guest with other QEMU arguments
   boot(...)            run it, with a timeout; the console output (the
                        "@@" lines of tests/guest/init) is returned and kept
                        in WORKDIR/console.log
+  boot(..., migrate=True)
+                       the same, but the guest is stopped once /init has
+                       printed its first line, migrated to a second QEMU
+                       started with -incoming, and continued there: the
+                       console output is the source's, then the
+                       destination's
 """
 
 import os
 import shutil
 import subprocess
+import sys
+import threading
 import time
 
 HOST_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}
@@ -83,11 +91,108 @@ def run(cmd, workdir, timeout):
     return out, rc, secs
 
 
+class Console:
+    """A QEMU whose console (stdout) a thread collects, and its QMP
+    monitor (the base's python/qemu/qmp library; QEMU connects to a socket
+    this side listens on)"""
+
+    def __init__(self, build, cmd, sock):
+        sys.path.insert(0, os.path.join(os.path.dirname(build), "python"))
+        from qemu.qmp.legacy import QEMUMonitorProtocol
+        self.mon = QEMUMonitorProtocol(sock, server=True)
+        self.out = bytearray()
+        self.p = subprocess.Popen(cmd + ["-qmp", "unix:" + sock],
+                                  stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        self.mon.accept(timeout=60)
+
+    def _read(self):
+        for chunk in iter(lambda: self.p.stdout.read1(4096), b""):
+            self.out += chunk
+
+    def text(self):
+        return self.out.decode("utf-8", "replace")
+
+    def cmd(self, name, **args):
+        return self.mon.command(name, **args)
+
+    def wait(self, timeout):
+        """QEMU's exit status, or "timeout after N s" (QEMU killed)"""
+        try:
+            rc = self.p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+            rc = "timeout after %d s" % timeout
+        self.reader.join()
+        try:
+            self.mon.close()
+        except EOFError:
+            pass        # QEMU has quit: the monitor is closed already
+        return rc
+
+
+def run_migrating(build, src_cmd, dst_cmd, workdir, timeout):
+    """Run SRC_CMD; once the guest's /init prints, stop it, migrate it to
+    DST_CMD (-incoming) and continue it there.  (console output, exit
+    status, seconds), as run() but for both."""
+    start = time.monotonic()
+    uri = "unix:" + os.path.join(workdir, "migration.sock")
+    dst = Console(build, dst_cmd + ["-incoming", uri],
+                  os.path.join(workdir, "qmp-dst.sock"))
+    src = Console(build, src_cmd, os.path.join(workdir, "qmp-src.sock"))
+    rc, note = None, ""
+    try:
+        while b"@@ begin" not in src.out:
+            if src.p.poll() is not None or \
+                    time.monotonic() - start > timeout:
+                rc = "no /init output before migration"
+                break
+            time.sleep(0.05)
+        if rc is None:
+            src.cmd("stop")
+            src.cmd("migrate", uri=uri)
+            while src.cmd("query-migrate").get("status") not in (
+                    "completed", "failed", "cancelled"):
+                time.sleep(0.05)
+            status = src.cmd("query-migrate")
+            if status.get("status") != "completed":
+                rc = "migration %s: %s" % (status.get("status"),
+                                           status.get("error-desc", ""))
+            else:
+                note = "@@ migrated %d bytes in %d ms\n" % (
+                    status["ram"]["transferred"], status["total-time"])
+                src.cmd("quit")
+                dst.cmd("cont")
+    finally:
+        if rc is not None:
+            for q in (src, dst):
+                q.p.kill()
+        src.wait(timeout)
+        dst_rc = dst.wait(max(1, timeout - (time.monotonic() - start)))
+    out = src.text() + note + dst.text()
+    if rc is None:
+        rc = dst_rc
+    with open(os.path.join(workdir, "console.log"), "w") as f:
+        f.write(out)
+    return out, rc, time.monotonic() - start
+
+
 def boot(build, arch, assets, workdir, machine_args, extra_args=(),
-         append="", timeout=600):
+         append="", timeout=600, migrate=False):
     """Boot the guest; (command line, console output, exit status,
-    seconds)"""
+    seconds).  MIGRATE: migrate it to a second QEMU once /init runs."""
     cmd = command(build, arch, assets, workdir, machine_args, extra_args,
                   append)
-    out, rc, secs = run(cmd, workdir, timeout)
+    if not migrate:
+        out, rc, secs = run(cmd, workdir, timeout)
+        return cmd, out, rc, secs
+    dst_dir = os.path.join(workdir, "destination")
+    os.makedirs(dst_dir, exist_ok=True)
+    dst_cmd = command(build, arch, assets, dst_dir, machine_args,
+                      extra_args, append)
+    out, rc, secs = run_migrating(build, cmd, dst_cmd, workdir, timeout)
     return cmd, out, rc, secs

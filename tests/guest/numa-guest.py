@@ -24,6 +24,8 @@ memory or not, generic initiator or not, then the rank of the memory
 size), not by number.
 
   --check   print one line per check; exit status 1 if any failed
+  --migrate stop the guest once its /init runs, migrate it to a second
+            QEMU and check what it prints there
   --demo    also print the command line and the SRAT/HMAT the guest
             got, as iasl decodes them
 """
@@ -55,6 +57,9 @@ def main():
                     help="more QEMU arguments, appended")
     ap.add_argument("--timeout", type=int, default=600)
     ap.add_argument("--demo", action="store_true")
+    ap.add_argument("--migrate", action="store_true",
+                    help="migrate the guest to a second QEMU once its "
+                    "/init runs")
     ap.add_argument("--verbose", action="store_true",
                     help="print the checks that passed too")
     ap.add_argument("--keep", help="keep the console log and tables here")
@@ -62,8 +67,13 @@ def main():
 
     assets = load_assets(args.assets)
     topo = Topology(args.topology)
+    if topo.arches and args.arch not in topo.arches:
+        print("numa-guest: topology %s is for %s only (its \"arches\")"
+              % (topo.name, ", ".join(topo.arches)), file=sys.stderr)
+        return 1
     machine = "q35" if args.arch == "x86_64" else "virt"
-    label = "%s %s %s" % (args.arch, machine, topo.name)
+    label = "%s %s %s%s" % (args.arch, machine, topo.name,
+                            " migrated" if args.migrate else "")
 
     workdir = args.keep or tempfile.mkdtemp(prefix="numa-guest-")
     os.makedirs(workdir, exist_ok=True)
@@ -87,6 +97,19 @@ def main():
                      % (rc, secs) +
                      "\n      ".join(out.splitlines()[-15:]))
             return 1
+        # QEMU's own warnings ("ACPI table size ... exceeds 65536 bytes,
+        # migration may not work" among them) come before the console's
+        warnings = [line for line in out.splitlines()
+                    if re.match(r"qemu-system-\S+: warning:", line)]
+        ck.check(not warnings, "QEMU printed no warning for %s" % label,
+                 "\n      ".join(warnings))
+        if args.migrate:
+            # the destination printed the rest, up to init's last line
+            ck.check("migrated" in g and
+                     out.index("@@ migrated") < out.index("@@ end"),
+                     "guest %s stopped in /init, migrated, and ran to the "
+                     "end on the destination" % label,
+                     "QEMU: %s" % rc)
         if args.demo:
             show_tables(g, workdir)
         q2g = verify(topo, g, ck)

@@ -28,19 +28,22 @@ __all__ = ["HOST_ARCH", "load_assets", "Topology", "parse_list", "boot",
 
 
 def boot(args, topo, assets, workdir):
-    """Boot the guest on TOPO (args: arch, build, extra_args, timeout);
-    (command line, console output, QEMU's exit status, seconds)"""
-    # The kernel logs every HMAT entry (2 x initiators x targets lines):
-    # beyond a few hundred, grow its log buffer so that none is lost
+    """Boot the guest on TOPO (args: arch, build, extra_args, timeout and,
+    if set, migrate); (command line, console output, QEMU's exit status,
+    seconds)"""
+    # The kernel logs every HMAT entry (2 x initiators x targets lines,
+    # the targets being the memory nodes): beyond a few hundred, grow its
+    # log buffer so that none is lost
     append = ""
     inits = sum(1 for n in topo.nodes.values() if n["cpus"] or n["gi"])
-    log_bytes = 2 * inits * len(topo.nodes) * 80 if topo.lb else 0
+    targets = sum(1 for n in topo.nodes.values() if n["mem"])
+    log_bytes = 2 * inits * targets * 80 if topo.lb else 0
     if log_bytes > 100000:
         append = "log_buf_len=%d" % (1 << (2 * log_bytes).bit_length())
     return guestboot.boot(args.build, args.arch, assets, workdir,
                           topo.qemu_args(args.arch),
                           shlex.split(args.extra_args or ""), append,
-                          args.timeout)
+                          args.timeout, getattr(args, "migrate", False))
 
 
 def parse_guest(out):
