@@ -25,6 +25,7 @@
 #include "qapi/error.h"
 #include "qapi/qmp/qstring.h"
 #include "qapi/visitor.h"
+#include "qemu/cutils.h"
 #include "qom/object_interfaces.h"
 #include "qom/qom-qobject.h"
 #include "hw/acpi/generic_initiator.h"
@@ -42,11 +43,16 @@ struct AcpiGenericInitiator {
     uint32_t node;
     bool node_set;
 
-    /* completed: in gi_list and counted in its node's generic_initiators */
+    /*
+     * completed: in the list of its node, gi_nodes[node], and counted in
+     * the node's generic_initiators
+     */
     bool registered;
     /*
-     * The object's id, kept once completed: finding it in the QOM tree
-     * costs a walk of /objects, and it is needed after unparenting too.
+     * The object's id, kept once linked: finding one object's id costs a
+     * walk of /objects (object_get_canonical_path_component()), so the
+     * command line's objects get theirs in one walk for all, and it is
+     * needed after unparenting too.
      */
     char *id;
     /* the linked device, referenced; NULL until linked */
@@ -55,8 +61,13 @@ struct AcpiGenericInitiator {
     QTAILQ_ENTRY(AcpiGenericInitiator) next;
 };
 
-static QTAILQ_HEAD(, AcpiGenericInitiator) gi_list =
-    QTAILQ_HEAD_INITIALIZER(gi_list);
+/*
+ * The completed objects by node: an object is compared with those of its
+ * node only, and the SRAT lists them in node order.
+ */
+typedef QTAILQ_HEAD(, AcpiGenericInitiator) GiList;
+static GiList gi_nodes[MAX_NODES];
+static size_t gi_count;
 
 /* The command line's devices exist: objects are linked when completed. */
 static bool gi_devices_created;
@@ -130,7 +141,8 @@ static PCIDevice *gi_find_device(AcpiGenericInitiator *gi, const char *id,
     if (!peripheral) {
         peripheral = container_get(qdev_get_machine(), "/peripheral");
     }
-    obj = object_resolve_path_at(peripheral, id);
+    /* a device id is one path component */
+    obj = object_resolve_path_component(peripheral, id);
     if (!obj || !object_dynamic_cast(obj, TYPE_DEVICE)) {
         error_setg(errp, "acpi-generic-initiator '%s': pci-dev '%s': no "
                    "device has this id", gi_id(gi), id);
@@ -155,8 +167,8 @@ static bool gi_check_unique(AcpiGenericInitiator *gi, const char *id,
 {
     AcpiGenericInitiator *o;
 
-    QTAILQ_FOREACH(o, &gi_list, next) {
-        if (o == gi || o->node != node) {
+    QTAILQ_FOREACH(o, &gi_nodes[node], next) {
+        if (o == gi) {
             continue;
         }
         if ((dev && o->dev) ? o->dev == dev : !strcmp(o->pci_dev, id)) {
@@ -314,8 +326,10 @@ static void gi_set_node(Object *obj, Visitor *v, const char *name,
         return;
     }
     gi_unlink(gi);
+    QTAILQ_REMOVE(&gi_nodes[gi->node], gi, next);
     ns->nodes[gi->node].generic_initiators--;
     gi->node = value;
+    QTAILQ_INSERT_TAIL(&gi_nodes[gi->node], gi, next);
     ns->nodes[gi->node].generic_initiators++;
     if (dev) {
         gi_link(gi, dev);
@@ -328,7 +342,10 @@ static void gi_complete(UserCreatable *uc, Error **errp)
     NumaState *ns = gi_numa_state();
     PCIDevice *dev;
 
-    gi->id = g_strdup(object_get_canonical_path_component(OBJECT(gi)));
+    if (gi_devices_created) {
+        /* object-add: link at once; at start-up, see link_devices() */
+        gi->id = g_strdup(object_get_canonical_path_component(OBJECT(gi)));
+    }
     if (!gi->pci_dev) {
         error_setg(errp, "acpi-generic-initiator '%s': property 'pci-dev' "
                    "is required", gi_id(gi));
@@ -349,7 +366,8 @@ static void gi_complete(UserCreatable *uc, Error **errp)
     if (!gi_check_link(gi, gi->pci_dev, gi->node, &dev, errp)) {
         return;
     }
-    QTAILQ_INSERT_TAIL(&gi_list, gi, next);
+    QTAILQ_INSERT_TAIL(&gi_nodes[gi->node], gi, next);
+    gi_count++;
     ns->nodes[gi->node].generic_initiators++;
     gi->registered = true;
     if (dev) {
@@ -362,27 +380,51 @@ static bool gi_can_be_deleted(UserCreatable *uc)
     return !gi_needed_as_initiator(ACPI_GENERIC_INITIATOR(uc), NULL);
 }
 
+/* The ids of the command line's objects, in one walk of /objects */
+static void gi_keep_ids(void)
+{
+    Object *root = object_get_objects_root();
+    ObjectPropertyIterator iter;
+    ObjectProperty *prop;
+    AcpiGenericInitiator *gi;
+
+    object_property_iter_init(&iter, root);
+    while ((prop = object_property_iter_next(&iter))) {
+        if (!strstart(prop->type, "child<", NULL)) {
+            continue;
+        }
+        gi = (AcpiGenericInitiator *)object_dynamic_cast(
+            object_resolve_path_component(root, prop->name),
+            TYPE_ACPI_GENERIC_INITIATOR);
+        if (gi && !gi->id) {
+            gi->id = g_strdup(prop->name);
+        }
+    }
+}
+
 void acpi_generic_initiator_link_devices(Error **errp)
 {
     AcpiGenericInitiator *gi;
     PCIDevice *dev;
+    int node;
 
+    gi_keep_ids();
     gi_devices_created = true;
-    QTAILQ_FOREACH(gi, &gi_list, next) {
-        if (!gi_check_link(gi, gi->pci_dev, gi->node, &dev, errp)) {
-            return;
+    for (node = 0; node < MAX_NODES; node++) {
+        QTAILQ_FOREACH(gi, &gi_nodes[node], next) {
+            if (!gi_check_link(gi, gi->pci_dev, gi->node, &dev, errp)) {
+                return;
+            }
+            gi_link(gi, dev);
         }
-        gi_link(gi, dev);
     }
 }
 
+/* Within a node, by device */
 static int gi_compare(const void *a, const void *b)
 {
     const AcpiGenericInitiatorPci *x = a, *y = b;
 
-    if (x->node != y->node) {
-        return x->node < y->node ? -1 : 1;
-    }
     if (x->segment != y->segment) {
         return x->segment < y->segment ? -1 : 1;
     }
@@ -393,27 +435,28 @@ AcpiGenericInitiatorPci *acpi_generic_initiator_list(size_t *count)
 {
     AcpiGenericInitiatorPci *list;
     AcpiGenericInitiator *gi;
-    size_t n = 0;
+    size_t n = 0, first;
+    int node;
 
-    QTAILQ_FOREACH(gi, &gi_list, next) {
-        n++;
-    }
-    list = n ? g_new(AcpiGenericInitiatorPci, n) : NULL;
-    n = 0;
-    QTAILQ_FOREACH(gi, &gi_list, next) {
-        if (gi->dev && DEVICE(gi->dev)->realized) {
-            list[n++] = (AcpiGenericInitiatorPci) {
-                .node = gi->node,
-                /* QEMU 7.2 puts every PCI host bridge in segment 0 */
-                .segment = 0,
-                .bdf = PCI_BUILD_BDF(pci_dev_bus_num(gi->dev),
-                                     gi->dev->devfn),
-            };
+    list = gi_count ? g_new(AcpiGenericInitiatorPci, gi_count) : NULL;
+    for (node = 0; node < MAX_NODES; node++) {
+        first = n;
+        QTAILQ_FOREACH(gi, &gi_nodes[node], next) {
+            if (gi->dev && DEVICE(gi->dev)->realized) {
+                list[n++] = (AcpiGenericInitiatorPci) {
+                    .node = gi->node,
+                    /* QEMU 7.2 puts every PCI host bridge in segment 0 */
+                    .segment = 0,
+                    .bdf = PCI_BUILD_BDF(pci_dev_bus_num(gi->dev),
+                                         gi->dev->devfn),
+                };
+            }
+        }
+        if (n - first > 1) {
+            qsort(&list[first], n - first, sizeof(*list), gi_compare);
         }
     }
-    if (n) {
-        qsort(list, n, sizeof(*list), gi_compare);
-    } else {
+    if (!n) {
         g_free(list);
         list = NULL;
     }
@@ -426,7 +469,8 @@ static void gi_finalize(Object *obj)
     AcpiGenericInitiator *gi = ACPI_GENERIC_INITIATOR(obj);
 
     if (gi->registered) {
-        QTAILQ_REMOVE(&gi_list, gi, next);
+        QTAILQ_REMOVE(&gi_nodes[gi->node], gi, next);
+        gi_count--;
         gi_numa_state()->nodes[gi->node].generic_initiators--;
     }
     gi_unlink(gi);
@@ -466,6 +510,11 @@ static const TypeInfo gi_info = {
 
 static void gi_register_types(void)
 {
+    int node;
+
+    for (node = 0; node < MAX_NODES; node++) {
+        QTAILQ_INIT(&gi_nodes[node]);
+    }
     type_register_static(&gi_info);
 }
 

@@ -3,13 +3,13 @@
  * ACPI SRAT Generic Initiator Affinity Structures
  *
  * The layout follows ACPI 6.5: 5.2.16.6 and its tables (structure,
- * Device Handle - PCI, Flags), one append per field.  The values come
+ * Device Handle - PCI, Flags), one store per field.  The values come
  * from acpi_generic_initiator_list(): nothing here knows about QOM
  * objects or options.
  */
 
 #include "qemu/osdep.h"
-#include "hw/acpi/aml-build.h"
+#include "qemu/bswap.h"
 #include "hw/acpi/generic_initiator.h"
 #include "hw/acpi/srat.h"
 #include "hw/pci/pci.h"
@@ -17,33 +17,35 @@
 
 /*
  * ACPI 6.5: 5.2.16.6 Generic Initiator Affinity Structure, with a
- * Device Handle - PCI
+ * Device Handle - PCI.  Each field is stored at its Byte Offset in the
+ * spec's table (the Device Handle's fields at 8 plus their offset in the
+ * handle), and the structure is appended once: build_append_int_noprefix()
+ * appends byte by byte, and a host with GPUs has a hundred of these.
  */
 void build_srat_generic_pci_initiator(GArray *table_data, uint32_t node,
                                       uint16_t segment, uint16_t bdf)
 {
+    /* the Reserved fields stay 0 */
+    uint8_t s[SRAT_GENERIC_INITIATOR_LEN] = { 0 };
+
     /* Type: Generic Initiator Affinity Structure */
-    build_append_int_noprefix(table_data, 5, 1);
+    s[0] = 5;
     /* Length */
-    build_append_int_noprefix(table_data, SRAT_GENERIC_INITIATOR_LEN, 1);
-    /* Reserved */
-    build_append_int_noprefix(table_data, 0, 1);
+    s[1] = SRAT_GENERIC_INITIATOR_LEN;
     /* Device Handle Type */
-    build_append_int_noprefix(table_data, SRAT_DEVICE_HANDLE_PCI, 1);
+    s[3] = SRAT_DEVICE_HANDLE_PCI;
     /* Proximity Domain */
-    build_append_int_noprefix(table_data, node, 4);
+    stl_le_p(&s[4], node);
     /* Device Handle - PCI: PCI Segment */
-    build_append_int_noprefix(table_data, segment, 2);
+    stw_le_p(&s[8], segment);
     /* Device Handle - PCI: PCI BDF Number, byte 2: Bus Number */
-    build_append_int_noprefix(table_data, PCI_BUS_NUM(bdf), 1);
+    s[10] = PCI_BUS_NUM(bdf);
     /* Device Handle - PCI: PCI BDF Number, byte 3: Device and Function */
-    build_append_int_noprefix(table_data, bdf & 0xff, 1);
-    /* Device Handle - PCI: Reserved */
-    build_append_int_noprefix(table_data, 0, 12);
+    s[11] = bdf & 0xff;
     /* Flags - Generic Initiator/Port Affinity Structure */
-    build_append_int_noprefix(table_data, SRAT_GENERIC_AFFINITY_ENABLED, 4);
-    /* Reserved */
-    build_append_int_noprefix(table_data, 0, 4);
+    stl_le_p(&s[24], SRAT_GENERIC_AFFINITY_ENABLED);
+
+    g_array_append_vals(table_data, s, sizeof(s));
 }
 
 void build_srat_generic_initiators(GArray *table_data)
