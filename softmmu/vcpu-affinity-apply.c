@@ -20,26 +20,32 @@
 #include "vcpu-affinity-internal.h"
 #include "trace.h"
 
-/* The guest node of vCPU @index, or -1 */
-static int vcpu_node(MachineState *ms, int index)
-{
-    const CPUArchIdList *cpus;
+/*
+ * Which rule places which thread, worked out once from the rules: looking
+ * a vCPU up is then constant time, and placing n vCPUs linear in n rather
+ * than n times the number of rules (libvirt's <vcpupin> gives one rule
+ * per vCPU).
+ */
+typedef struct RuleMap {
+    const CPUArchIdList *possible;  /* for the vCPUs' guest nodes */
+    AffinityRule **by_vcpu;         /* the oldest vcpus= rule naming it */
+    int nb_vcpus;
+    AffinityRule *by_node[MAX_NODES];   /* the newest node= rule */
+    AffinityRule *by_default;           /* the newest default rule */
+    AffinityRule *emulator;             /* the oldest emulator rule */
+} RuleMap;
 
-    if (!MACHINE_GET_CLASS(ms)->possible_cpu_arch_ids) {
-        return -1;
-    }
-    cpus = MACHINE_GET_CLASS(ms)->possible_cpu_arch_ids(ms);
-    if (index < cpus->len && cpus->cpus[index].props.has_node_id) {
-        return cpus->cpus[index].props.node_id;
-    }
-    return -1;
-}
-
-/* The rule of vCPU @index (NULL: the start set) */
-static AffinityRule *vcpu_rule(int index)
+static void rule_map_init(RuleMap *m)
 {
-    int node = vcpu_node(current_machine, index);
-    AffinityRule *r, *by_node = NULL, *by_default = NULL;
+    MachineState *ms = current_machine;
+    MachineClass *mc = MACHINE_GET_CLASS(ms);
+    AffinityRule *r;
+    long bit;
+
+    m->possible = mc->possible_cpu_arch_ids ?
+        mc->possible_cpu_arch_ids(ms) : NULL;
+    m->nb_vcpus = ms->smp.max_cpus;
+    m->by_vcpu = g_new0(AffinityRule *, m->nb_vcpus);
 
     QTAILQ_FOREACH(r, &affinity_rules, next) {
         if (!r->listed || r->deleting) {
@@ -47,55 +53,77 @@ static AffinityRule *vcpu_rule(int index)
         }
         switch (rule_level(r)) {
         case LEVEL_VCPUS:
-            if (index < r->vcpus_nbits && test_bit(index, r->vcpus)) {
-                return r;
+            for (bit = find_first_bit(r->vcpus, r->vcpus_nbits);
+                 bit < MIN(r->vcpus_nbits, m->nb_vcpus);
+                 bit = find_next_bit(r->vcpus, r->vcpus_nbits, bit + 1)) {
+                if (!m->by_vcpu[bit]) {
+                    m->by_vcpu[bit] = r;
+                }
             }
             break;
         case LEVEL_NODE:
-            if (node >= 0 && r->node == node) {
-                by_node = r;
+            if (r->node < MAX_NODES) {
+                m->by_node[r->node] = r;
             }
             break;
         case LEVEL_DEFAULT:
-            by_default = r;
+            m->by_default = r;
             break;
-        default:
+        case LEVEL_EMULATOR:
+            if (!m->emulator) {
+                m->emulator = r;
+            }
             break;
         }
     }
-    return by_node ?: by_default;
 }
 
-static AffinityRule *emulator_rule(void)
+static void rule_map_destroy(RuleMap *m)
 {
-    AffinityRule *r, *by_default = NULL;
+    g_free(m->by_vcpu);
+}
 
-    QTAILQ_FOREACH(r, &affinity_rules, next) {
-        if (!r->listed || r->deleting) {
-            continue;
-        }
-        if (rule_level(r) == LEVEL_EMULATOR) {
-            return r;
-        }
-        if (rule_level(r) == LEVEL_DEFAULT) {
-            by_default = r;
-        }
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(RuleMap, rule_map_destroy)
+
+/* The rule of vCPU @index (NULL: the start set) */
+static AffinityRule *vcpu_rule(RuleMap *m, int index)
+{
+    const CPUArchIdList *cpus = m->possible;
+    AffinityRule *r = NULL;
+
+    if (index < m->nb_vcpus) {
+        r = m->by_vcpu[index];
     }
-    return by_default;
+    /* the boards give each vCPU the possible-CPU slot of its index */
+    if (!r && cpus && index < cpus->len &&
+        cpus->cpus[index].props.has_node_id &&
+        cpus->cpus[index].props.node_id < MAX_NODES) {
+        r = m->by_node[cpus->cpus[index].props.node_id];
+    }
+    return r ?: m->by_default;
 }
 
-const char *vcpu_affinity_vcpu_rule(int cpu_index)
+/* The rule of the emulator threads (NULL: the start set) */
+static AffinityRule *emulator_rule(RuleMap *m)
 {
-    AffinityRule *r = vcpu_rule(cpu_index);
-
-    return r ? rule_id(r) : NULL;
+    return m->emulator ?: m->by_default;
 }
 
-const char *vcpu_affinity_emulator_rule(void)
+const char **vcpu_affinity_vcpu_rules(int nb_vcpus)
 {
-    AffinityRule *r = emulator_rule();
+    g_auto(RuleMap) m = {};
+    const char **ids = g_new0(const char *, nb_vcpus + 1);
+    AffinityRule *r;
+    int i;
 
-    return r ? rule_id(r) : NULL;
+    rule_map_init(&m);
+    for (i = 0; i < nb_vcpus; i++) {
+        r = vcpu_rule(&m, i);
+        ids[i] = r ? rule_id(r) : NULL;
+    }
+    r = emulator_rule(&m);
+    ids[nb_vcpus] = r ? rule_id(r) : NULL;
+    return ids;
 }
 
 /*
@@ -207,27 +235,28 @@ bool affinity_apply(CPUState *only, Error **errp)
         thread_pin_free);
     g_autoptr(GHashTable) by_tid = g_hash_table_new(NULL, NULL);
     ThreadPins pins = { list, by_tid };
+    g_auto(RuleMap) map = {};
     const unsigned long *want;
     Error *err = NULL;
     CPUState *cpu;
     guint i, done;
     int ret = 0;
 
+    rule_map_init(&map);
     CPU_FOREACH(cpu) {
         /* with @only, every vCPU on its thread (single-threaded TCG) */
         if (cpu->thread_id <= 0 ||
             (only && cpu->thread_id != only->thread_id)) {
             continue;
         }
-        /* the boards give each vCPU the possible-CPU slot of its index */
-        want = rule_host_set(vcpu_rule(cpu->cpu_index), errp);
+        want = rule_host_set(vcpu_rule(&map, cpu->cpu_index), errp);
         if (!want) {
             return false;
         }
         pins_add(&pins, cpu->thread_id, want);
     }
     if (!only) {
-        want = rule_host_set(emulator_rule(), errp);
+        want = rule_host_set(emulator_rule(&map), errp);
         if (!want) {
             return false;
         }

@@ -81,7 +81,7 @@ VcpuAffinity *qmp_query_vcpu_affinity(Error **errp)
     const CPUArchIdList *possible;
     VcpuAffinity *ret = g_new0(VcpuAffinity, 1);
     VcpuAffinityInfoList **tail = &ret->vcpus;
-    const char *rule;
+    g_autofree const char **rules = NULL;
     int i, n;
 
     ret->emulator = g_new0(EmulatorAffinityInfo, 1);
@@ -91,11 +91,6 @@ VcpuAffinity *qmp_query_vcpu_affinity(Error **errp)
         return NULL;
     }
     ret->emulator->has_affinity = true;
-    rule = vcpu_affinity_emulator_rule();
-    if (rule) {
-        ret->emulator->has_rule = true;
-        ret->emulator->rule = g_strdup(rule);
-    }
 
     possible = MACHINE_GET_CLASS(ms)->possible_cpu_arch_ids ?
         MACHINE_GET_CLASS(ms)->possible_cpu_arch_ids(ms) : NULL;
@@ -108,6 +103,11 @@ VcpuAffinity *qmp_query_vcpu_affinity(Error **errp)
             n = MAX(n, c->cpu_index + 1);
         }
     }
+    rules = vcpu_affinity_vcpu_rules(n);
+    if (rules[n]) {
+        ret->emulator->has_rule = true;
+        ret->emulator->rule = g_strdup(rules[n]);
+    }
     for (i = 0; i < n; i++) {
         VcpuAffinityInfo *info = g_new0(VcpuAffinityInfo, 1);
         /* machines without CPU hot-plug leave .cpu unset */
@@ -115,10 +115,9 @@ VcpuAffinity *qmp_query_vcpu_affinity(Error **errp)
         CPUState *cpu = obj ? CPU(obj) : qemu_get_cpu(i);
 
         info->cpu_index = i;
-        rule = vcpu_affinity_vcpu_rule(i);
-        if (rule) {
+        if (rules[i]) {
             info->has_rule = true;
-            info->rule = g_strdup(rule);
+            info->rule = g_strdup(rules[i]);
         }
         if (!cpu || cpu->thread_id <= 0) {
             info->state = VCPU_AFFINITY_STATE_OFFLINE;

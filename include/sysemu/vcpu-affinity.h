@@ -24,10 +24,11 @@ void vcpu_affinity_vcpu_created(CPUState *cpu);
 void vcpu_affinity_machine_ready(Error **errp);
 
 /*
- * For query-vcpu-affinity: the id of the rule that places vCPU @cpu_index,
- * or the emulator threads; NULL where none does (the start set).
+ * For query-vcpu-affinity: the ids of the rules that place vCPUs 0 to
+ * @nb_vcpus - 1, then the emulator threads' rule, in a new array of
+ * @nb_vcpus + 1 entries (free it with g_free()); NULL where no rule does
+ * (the start set).
  */
-const char *vcpu_affinity_vcpu_rule(int cpu_index);
-const char *vcpu_affinity_emulator_rule(void);
+const char **vcpu_affinity_vcpu_rules(int nb_vcpus);
 
 #endif
