@@ -146,41 +146,81 @@ static const unsigned long *rule_host_set(AffinityRule *r, Error **errp)
 
 typedef struct ThreadPin {
     pid_t tid;
-    unsigned long *want;            /* affinity_host_nbits */
+    /* affinity_host_nbits: a rule's host set, or @shared */
+    const unsigned long *want;
+    /* the union of the sets of the vCPUs sharing the thread, if several */
+    unsigned long *shared;
     unsigned long *old;             /* NULL until read */
     unsigned long old_nbits;
 } ThreadPin;
 
-/* The threads to place, in order, and by thread id */
+/*
+ * The host CPUs that QEMU last gave each thread (thread id -> bitmap of
+ * affinity_host_nbits bits), so that a change need not read every
+ * thread's affinity back from the kernel to be able to undo itself: a
+ * failed change puts these back.  A thread that QEMU has not placed yet
+ * is read.
+ */
+static GHashTable *applied_sets;
+
+static unsigned long *applied_take(pid_t tid)
+{
+    unsigned long *set = NULL;
+
+    if (applied_sets) {
+        set = g_hash_table_lookup(applied_sets, GINT_TO_POINTER(tid));
+        g_hash_table_steal(applied_sets, GINT_TO_POINTER(tid));
+    }
+    return set;
+}
+
+static void applied_put(pid_t tid, unsigned long *set)
+{
+    if (!applied_sets) {
+        applied_sets = g_hash_table_new_full(NULL, NULL, NULL, g_free);
+    }
+    g_hash_table_insert(applied_sets, GINT_TO_POINTER(tid), set);
+}
+
+static gboolean applied_gone(gpointer tid, gpointer set, gpointer by_tid)
+{
+    return !g_hash_table_contains(by_tid, tid);
+}
+
+/* The threads to place, in order, and by thread id (index + 1 in list) */
 typedef struct ThreadPins {
-    GPtrArray *list;
+    GArray *list;
     GHashTable *by_tid;
 } ThreadPins;
 
-static void thread_pin_free(gpointer p)
+static void thread_pin_clear(gpointer p)
 {
     ThreadPin *t = p;
 
-    g_free(t->want);
+    g_free(t->shared);
     g_free(t->old);
-    g_free(t);
 }
 
 /* Add @want for @tid; a thread shared by several vCPUs gets the union */
 static void pins_add(ThreadPins *pins, pid_t tid, const unsigned long *want)
 {
-    ThreadPin *t = g_hash_table_lookup(pins->by_tid, GINT_TO_POINTER(tid));
+    guint i = GPOINTER_TO_UINT(g_hash_table_lookup(pins->by_tid,
+                                                   GINT_TO_POINTER(tid)));
+    ThreadPin *t, new = { .tid = tid, .want = want };
 
-    if (t) {
-        bitmap_or(t->want, t->want, want, affinity_host_nbits);
+    if (i) {
+        t = &g_array_index(pins->list, ThreadPin, i - 1);
+        if (!t->shared) {
+            t->shared = bitmap_new(affinity_host_nbits);
+            bitmap_copy(t->shared, t->want, affinity_host_nbits);
+            t->want = t->shared;
+        }
+        bitmap_or(t->shared, t->shared, want, affinity_host_nbits);
         return;
     }
-    t = g_new0(ThreadPin, 1);
-    t->tid = tid;
-    t->want = bitmap_new(affinity_host_nbits);
-    bitmap_copy(t->want, want, affinity_host_nbits);
-    g_ptr_array_add(pins->list, t);
-    g_hash_table_insert(pins->by_tid, GINT_TO_POINTER(tid), t);
+    g_array_append_val(pins->list, new);
+    g_hash_table_insert(pins->by_tid, GINT_TO_POINTER(tid),
+                        GUINT_TO_POINTER(pins->list->len));
 }
 
 static int collect_own_threads(Object *obj, void *opaque)
@@ -200,22 +240,25 @@ static int collect_own_threads(Object *obj, void *opaque)
 }
 
 /*
- * Add @want for the emulator threads: QEMU's threads but the vCPUs' (in
- * @pins already), IOThreads and thread contexts
+ * Add @want for the emulator threads: QEMU's threads but the vCPUs',
+ * IOThreads and thread contexts
  */
 static void pins_add_emulator(ThreadPins *pins, const unsigned long *want)
 {
     g_autoptr(GHashTable) own = g_hash_table_new(NULL, NULL);
     GDir *dir = g_dir_open("/proc/self/task", 0, NULL);
     const char *name;
+    CPUState *cpu;
 
+    CPU_FOREACH(cpu) {
+        g_hash_table_add(own, GINT_TO_POINTER(cpu->thread_id));
+    }
     object_child_foreach_recursive(object_get_objects_root(),
                                    collect_own_threads, own);
     while (dir && (name = g_dir_read_name(dir))) {
         pid_t tid = atoi(name);
 
-        if (tid > 0 && !g_hash_table_contains(own, GINT_TO_POINTER(tid)) &&
-            !g_hash_table_contains(pins->by_tid, GINT_TO_POINTER(tid))) {
+        if (tid > 0 && !g_hash_table_contains(own, GINT_TO_POINTER(tid))) {
             pins_add(pins, tid, want);
         }
     }
@@ -226,37 +269,55 @@ static void pins_add_emulator(ThreadPins *pins, const unsigned long *want)
 
 /*
  * Give every vCPU thread (@only: just that vCPU's) and, unless @only, every
- * emulator thread the host CPUs of its rule.  On failure, the threads
- * already changed get their previous affinity back.
+ * emulator thread the host CPUs of its rule; with @placed_by, only the
+ * threads that rule places.  On failure, the threads already changed get
+ * their previous affinity back.
  */
-bool affinity_apply(CPUState *only, Error **errp)
+bool affinity_apply(CPUState *only, AffinityRule *placed_by,
+                    Error **errp)
 {
-    g_autoptr(GPtrArray) list = g_ptr_array_new_with_free_func(
-        thread_pin_free);
+    g_autoptr(GArray) list = g_array_new(false, false, sizeof(ThreadPin));
     g_autoptr(GHashTable) by_tid = g_hash_table_new(NULL, NULL);
     ThreadPins pins = { list, by_tid };
     g_auto(RuleMap) map = {};
+    g_autoptr(GHashTable) affected = NULL;
+    AffinityRule *rule;
     const unsigned long *want;
+    unsigned long *set;
     Error *err = NULL;
     CPUState *cpu;
     guint i, done;
     int ret = 0;
 
+    g_array_set_clear_func(list, thread_pin_clear);
     rule_map_init(&map);
+    if (placed_by) {
+        /* the threads of its vCPUs, with all their vCPUs */
+        affected = g_hash_table_new(NULL, NULL);
+        CPU_FOREACH(cpu) {
+            if (vcpu_rule(&map, cpu->cpu_index) == placed_by) {
+                g_hash_table_add(affected, GINT_TO_POINTER(cpu->thread_id));
+            }
+        }
+    }
     CPU_FOREACH(cpu) {
         /* with @only, every vCPU on its thread (single-threaded TCG) */
         if (cpu->thread_id <= 0 ||
-            (only && cpu->thread_id != only->thread_id)) {
+            (only && cpu->thread_id != only->thread_id) ||
+            (affected && !g_hash_table_contains(
+                affected, GINT_TO_POINTER(cpu->thread_id)))) {
             continue;
         }
-        want = rule_host_set(vcpu_rule(&map, cpu->cpu_index), errp);
+        rule = vcpu_rule(&map, cpu->cpu_index);
+        want = rule_host_set(rule, errp);
         if (!want) {
             return false;
         }
         pins_add(&pins, cpu->thread_id, want);
     }
-    if (!only) {
-        want = rule_host_set(emulator_rule(&map), errp);
+    rule = emulator_rule(&map);
+    if (!only && (!placed_by || rule == placed_by)) {
+        want = rule_host_set(rule, errp);
         if (!want) {
             return false;
         }
@@ -264,10 +325,14 @@ bool affinity_apply(CPUState *only, Error **errp)
     }
 
     for (done = 0; done < list->len; done++) {
-        ThreadPin *t = g_ptr_array_index(list, done);
+        ThreadPin *t = &g_array_index(list, ThreadPin, done);
 
-        ret = qemu_thread_id_get_affinity(t->tid, &t->old, &t->old_nbits,
-                                          &err);
+        t->old = applied_take(t->tid);
+        t->old_nbits = affinity_host_nbits;
+        if (!t->old) {
+            ret = qemu_thread_id_get_affinity(t->tid, &t->old,
+                                              &t->old_nbits, &err);
+        }
         if (!ret) {
             ret = qemu_thread_id_set_affinity(t->tid, t->want,
                                               affinity_host_nbits, &err);
@@ -283,6 +348,9 @@ bool affinity_apply(CPUState *only, Error **errp)
             error_propagate(errp, err);
             break;
         }
+        set = bitmap_new(affinity_host_nbits);
+        bitmap_copy(set, t->want, affinity_host_nbits);
+        applied_put(t->tid, set);
         if (trace_event_get_state_backends(TRACE_VCPU_AFFINITY_SET)) {
             g_autofree char *cpus = qemu_host_cpus_to_str(t->want,
                                                           affinity_host_nbits);
@@ -291,14 +359,28 @@ bool affinity_apply(CPUState *only, Error **errp)
         }
     }
     if (!ret) {
+        if (!only && !placed_by && applied_sets) {
+            /* every thread was placed: forget those that have gone */
+            g_hash_table_foreach_remove(applied_sets, applied_gone, by_tid);
+        }
         return true;
     }
-    /* undo */
-    for (i = 0; i < done; i++) {
-        ThreadPin *t = g_ptr_array_index(list, i);
+    /* undo, up to the thread that failed, which is unchanged */
+    for (i = 0; i <= done; i++) {
+        ThreadPin *t = &g_array_index(list, ThreadPin, i);
 
-        if (t->old) {
+        if (applied_sets) {
+            g_hash_table_remove(applied_sets, GINT_TO_POINTER(t->tid));
+        }
+        if (!t->old) {
+            continue;
+        }
+        if (i < done) {
             qemu_thread_id_set_affinity(t->tid, t->old, t->old_nbits, NULL);
+        }
+        if (t->old_nbits == affinity_host_nbits) {
+            applied_put(t->tid, t->old);
+            t->old = NULL;
         }
     }
     return false;

@@ -81,9 +81,10 @@ bool affinity_rule_resolve(AffinityRule *r, Error **errp);
 
 /*
  * Give every vCPU thread (@only: just that vCPU's) and, unless @only,
- * every emulator thread the host CPUs of its rule.  On failure, the
- * threads already changed get their previous affinity back.
+ * every emulator thread the host CPUs of its rule; with @placed_by, only
+ * the threads that rule places (after a change of that rule alone).  On
+ * failure, the threads already changed get their previous affinity back.
  */
-bool affinity_apply(CPUState *only, Error **errp);
+bool affinity_apply(CPUState *only, AffinityRule *placed_by, Error **errp);
 
 #endif

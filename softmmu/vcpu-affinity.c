@@ -318,7 +318,7 @@ void vcpu_affinity_vcpu_created(CPUState *cpu)
      * rule after the board is built; until then a rule that cannot be
      * resolved yet leaves the thread alone.
      */
-    if (!affinity_apply(cpu, &err)) {
+    if (!affinity_apply(cpu, NULL, &err)) {
         if (machine_ready) {
             warn_report_err(err);
         } else {
@@ -342,7 +342,7 @@ void vcpu_affinity_machine_ready(Error **errp)
             return;
         }
     }
-    affinity_apply(NULL, errp);
+    affinity_apply(NULL, NULL, errp);
 }
 
 /* The objects ------------------------------------------------------------- */
@@ -503,7 +503,7 @@ static void rule_set_host(Object *obj, Visitor *v, const char *name,
     r->host_set = NULL;
     if (rule_check_self(r, errp) &&
         (!machine_ready || (rule_check_machine(r, errp) &&
-                            affinity_apply(NULL, errp)))) {
+                            affinity_apply(NULL, r, errp)))) {
         g_free(old);
         g_free(old_other);
         g_free(old_set);
@@ -544,7 +544,8 @@ static void rule_complete(UserCreatable *uc, Error **errp)
     }
     QTAILQ_INSERT_TAIL(&affinity_rules, r, next);
     r->listed = true;
-    if (machine_ready && !affinity_apply(NULL, errp)) {
+    /* the threads that the new rule places are the ones that change */
+    if (machine_ready && !affinity_apply(NULL, r, errp)) {
         /* affinity_apply() has put the threads back */
         QTAILQ_REMOVE(&affinity_rules, r, next);
         r->listed = false;
@@ -564,7 +565,7 @@ static bool rule_can_be_deleted(UserCreatable *uc)
         return true;
     }
     r->deleting = true;
-    if (affinity_apply(NULL, &err)) {
+    if (affinity_apply(NULL, NULL, &err)) {
         return true;
     }
     r->deleting = false;

@@ -100,7 +100,7 @@ int qemu_cpu_set_get(QemuCpuSetGetFunc get, void *opaque,
     unsigned long n, i;
     size_t setsize;
     cpu_set_t *set;
-    int err;
+    int err, count;
 
     /* grow the set until the kernel accepts its size */
     for (n = CPU_SETSIZE; ; n *= 2) {
@@ -116,9 +116,11 @@ int qemu_cpu_set_get(QemuCpuSetGetFunc get, void *opaque,
     if (!err) {
         *host_cpus = bitmap_new(n);
         *nbits = n;
-        for (i = 0; i < n; i++) {
+        /* stop at the last set bit: the set is sized for any host */
+        for (i = 0, count = CPU_COUNT_S(setsize, set); count; i++) {
             if (CPU_ISSET_S(i, setsize, set)) {
                 set_bit(i, *host_cpus);
+                count--;
             }
         }
     }
