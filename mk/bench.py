@@ -11,15 +11,26 @@ runs this at a tiny size (--tiny) to see that it works.
     generic initiator per GI-only node, against the same command line
     without the objects and with as many trivial objects (secret).  The
     figure of merit is (GI - none) / (secret - none).
- 2. the same with a full HMAT (every initiator to the memory node), and the
-    SRAT/HMAT sizes a Linux guest gets against the ACPI formula.
+    1b: the same with -machine hmat=on and node 0's latency and bandwidth
+    to its memory, identical in the three command lines: the HMAT then
+    lists every initiator, 128 with the objects.
+ 2. a full HMAT (every initiator to the memory node: the GI command line
+    has 127 x 2 more -numa hmat-lb options than the others, so this ratio
+    is not comparable to 1's), and the SRAT/HMAT sizes a Linux guest gets
+    against the ACPI formula.
  3. wall-clock start-up with and without the objects: the median of the
     ratios of interleaved runs.
- 4. vCPU affinity: one qom-set re-pinning every vCPU at -smp 256 (Arm virt,
-    TCG), as seen by the QMP client; and, per vCPU, the time from the
-    creation of its thread to its affinity being in place (trace events).
+ 4. vCPU affinity: one qom-set re-pinning every vCPU (the host-cpus of a
+    vcpu-affinity rule naming them all) at -smp 64, 128, 256 and 512 (Arm
+    virt, TCG), as seen by the QMP client, beyond an empty command's round
+    trip (query-status); and, per vCPU, the time from the creation of its
+    thread to its affinity being in place (trace events).
  5. guest boot time with and without the objects (the guest tests' MIG
     topology), x86 q35 and Arm virt, TCG.
+ 6. resident memory (VmRSS of QEMU -S, median of 5 runs) that one object
+    costs: 127 generic initiators at 128 nodes against none; 128 vcpu
+    affinity rules (one per vCPU, as libvirt's <vcpupin>) at -smp
+    1,maxcpus=128 against none.
 """
 
 import argparse
@@ -57,8 +68,10 @@ def machine():
             "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M")}
 
 
-def topology(nodes, devs, kind, hmat=False):
-    """q35 arguments: node 0 with CPUs and memory, nodes 1.. GI-only"""
+def topology(nodes, devs, kind, hmat=None):
+    """q35 arguments: node 0 with CPUs and memory, nodes 1.. GI-only.
+    HMAT: None (off), "node0" (node 0's rows only), "full" (a row from
+    every initiator)"""
     a = ["-machine", "q35" + (",hmat=on" if hmat else ""), "-accel", "tcg",
          "-S", "-display", "none", "-nodefaults", "-qmp", "stdio",
          "-m", "256M", "-smp", "2",
@@ -77,7 +90,7 @@ def topology(nodes, devs, kind, hmat=False):
         elif kind == "secret":
             a += ["-object", "secret,id=s%d,data=x" % n]
     if hmat:
-        inits = range(nodes) if kind == "gi" else [0]
+        inits = range(nodes) if kind == "gi" and hmat == "full" else [0]
         for i in inits:
             a += ["-numa", hmat_lb(i, 0, 0, 0, 10 + i),
                   "-numa", hmat_lb(i, 0, 0, 3, 20000 - i)]
@@ -157,7 +170,10 @@ class Qmp:
 
     def quit(self):
         self.mon.command("quit")
-        self.mon.close()
+        try:
+            self.mon.close()
+        except EOFError:
+            pass        # QEMU closed the socket first
         self.p.wait()
         self.dir.cleanup()
 
@@ -168,13 +184,13 @@ def fig_repin(build, smp, runs):
     q = Qmp(build, [qemu, "-machine", "virt,gic-version=3",
                     "-cpu", "cortex-a57", "-accel", "tcg", "-S",
                     "-display", "none", "-nodefaults", "-smp", str(smp),
-                    "-object", "vcpu-affinity,id=dflt,host-cpus=%d"
-                    % cpus[0]])
-    sets, gets = [], []
+                    "-object", "vcpu-affinity,id=dflt,vcpus=0-%d,"
+                    "host-cpus=%d" % (smp - 1, cpus[0])])
+    sets, empty = [], []
     for k in range(runs):
         t = time.monotonic()
-        q.cmd("qom-get", path="/objects/dflt", property="host-cpus")
-        gets.append(time.monotonic() - t)
+        q.cmd("query-status")
+        empty.append(time.monotonic() - t)
         t = time.monotonic()
         q.cmd("qom-set", path="/objects/dflt", property="host-cpus",
               value=[cpus[(k + 1) % len(cpus)]])
@@ -183,10 +199,51 @@ def fig_repin(build, smp, runs):
     q.quit()
     want = [cpus[runs % len(cpus)]]
     ok = all(v.get("affinity") == want for v in info["vcpus"])
-    return {"vcpus": smp, "median-ms-qom-set": round(
-                statistics.median(sets) * 1000, 2),
-            "median-ms-qom-get": round(statistics.median(gets) * 1000, 2),
+    qom_set, rtt = statistics.median(sets), statistics.median(empty)
+    return {"vcpus": smp, "median-ms-qom-set": round(qom_set * 1000, 3),
+            "median-ms-empty": round(rtt * 1000, 3),
+            "ms-beyond-empty": round((qom_set - rtt) * 1000, 3),
             "all-vcpus-moved": ok}
+
+
+def rss_kib(cmd):
+    """VmRSS of QEMU once it answers QMP"""
+    q = Qmp(os.path.dirname(cmd[0]), cmd)
+    q.cmd("query-status")
+    with open("/proc/%d/status" % q.p.pid) as f:
+        kib = int(re.search(r"^VmRSS:\s+(\d+)", f.read(), re.M).group(1))
+    q.quit()
+    return kib
+
+
+def fig_memory(build, nodes, devs, runs):
+    """bytes of resident memory per generic initiator and per rule"""
+    x86 = os.path.join(build, "qemu-system-x86_64")
+    base = [x86] + topology(nodes, devs, "none")
+    gi = [x86] + topology(nodes, devs, "gi")
+    # the same machine: -qmp is Qmp's, not stdio
+    for a in (base, gi):
+        i = a.index("-qmp")
+        del a[i:i + 2]
+    n = nodes - 1
+    none_kib = statistics.median(rss_kib(base) for _ in range(runs))
+    gi_kib = statistics.median(rss_kib(gi) for _ in range(runs))
+    # rules for the 128 possible vCPUs of one that exists: 128 vCPU
+    # threads would make the figure their stacks' noise
+    smp = 128
+    plain = [x86, "-machine", "q35", "-accel", "tcg", "-S", "-display",
+             "none", "-nodefaults", "-smp", "1,maxcpus=%d" % smp]
+    cpu = min(os.sched_getaffinity(0))
+    rules = plain + [x for v in range(smp) for x in (
+        "-object", "vcpu-affinity,id=v%d,vcpus=%d,host-cpus=%d"
+        % (v, v, cpu))]
+    plain_kib = statistics.median(rss_kib(plain) for _ in range(runs))
+    rules_kib = statistics.median(rss_kib(rules) for _ in range(runs))
+    return {"gi-objects": n, "kib-none": none_kib, "kib-gi": gi_kib,
+            "bytes-per-gi": round((gi_kib - none_kib) * 1024 / n),
+            "rules": smp, "kib-no-rules": plain_kib,
+            "kib-rules": rules_kib,
+            "bytes-per-rule": round((rules_kib - plain_kib) * 1024 / smp)}
 
 
 def fig_creation(build, smp):
@@ -278,12 +335,16 @@ def main():
         res["machine"]["cpu"], res["machine"]["cpus"],
         res["machine"]["memory-mib"], res["machine"]["date"]), flush=True)
 
-    res["instructions"] = fig_instructions(x86, nodes, devs, runs, False)
-    res["instructions-hmat"] = fig_instructions(x86, nodes, devs, runs, True)
+    res["instructions"] = fig_instructions(x86, nodes, devs, runs, None)
+    res["instructions-hmat-node0"] = fig_instructions(x86, nodes, devs, runs,
+                                                      "node0")
+    res["instructions-hmat"] = fig_instructions(x86, nodes, devs, runs,
+                                                "full")
     res["wall"] = fig_wall(x86, nodes, devs, 3 if a.tiny else 11)
-    res["repin"] = fig_repin(a.build, 8 if a.tiny else 256,
-                             3 if a.tiny else 21)
+    res["repin"] = [fig_repin(a.build, smp, 3 if a.tiny else 21)
+                    for smp in ((8,) if a.tiny else (64, 128, 256, 512))]
     res["creation"] = fig_creation(a.build, 2 if a.tiny else 8)
+    res["memory"] = fig_memory(a.build, nodes, devs, 1 if a.tiny else 5)
 
     with tempfile.TemporaryDirectory() as d:
         big = os.path.join(d, "max.json")
@@ -295,9 +356,10 @@ def main():
         gi_bytes = 32 * (nodes - 1)
         # HMAT: header 40; one 40-byte memory domain structure (node 0);
         # two locality structures of 32 + 4 per initiator + 4 per target
-        # + 2 per entry (targets: every node)
-        hmat_formula = 40 + 40 + 2 * (32 + 4 * ninit + 4 * nodes +
-                                      2 * ninit * nodes)
+        # + 2 per entry (targets: the nodes with memory, node 0)
+        ntarget = 1
+        hmat_formula = 40 + 40 + 2 * (32 + 4 * ninit + 4 * ntarget +
+                                      2 * ninit * ntarget)
         res["tables"] = {"srat-bytes": srat, "srat-gi-bytes": gi_bytes,
                          "hmat-bytes": hmat, "hmat-formula": hmat_formula,
                          "guest-nodes-online": g.get("online"),
@@ -325,12 +387,18 @@ def main():
     with open(a.out, "w") as f:
         json.dump(res, f, indent=2)
     i, w = res["instructions"], res["wall"]
-    r, c, t = res["repin"], res["creation"], res["tables"]
-    h = res.get("instructions-hmat")
+    c, t, m = res["creation"], res["tables"], res["memory"]
+    i1, h = res["instructions-hmat-node0"], res["instructions-hmat"]
     fig2 = ("none %d, GI %d, secret %d\n"
             "    GI cost / trivial-object cost                 %.2f"
-            % (h["none"], h["gi"], h["secret"], h["ratio"]) if h
-            else "(not at --tiny)")
+            % (h["none"], h["gi"], h["secret"], h["ratio"]))
+    fig4 = "\n".join(
+        "    %3d vCPUs: qom-set %.2f ms, empty command %.2f ms: "
+        "%.2f ms beyond%s" % (r["vcpus"], r["median-ms-qom-set"],
+                              r["median-ms-empty"], r["ms-beyond-empty"],
+                              "" if r["all-vcpus-moved"]
+                              else "  NOT ALL MOVED")
+        for r in res["repin"])
     boot = res["guest-boot"]
     fig5 = "x86: %.2f s with GI, %.2f s without" % (
         boot["x86_64"]["s-with-gi"], boot["x86_64"]["s-without"])
@@ -341,19 +409,25 @@ def main():
   figure                                          value
   1 main-thread instructions, %3d nodes %2d dev.  none %d, GI %d, secret %d
     GI cost / trivial-object cost                 %.2f  (goal <= 1.2)
-  2 the same with full HMAT                       %s
+ 1b the same with hmat=on, node 0's rows          none %d, GI %d, secret %d
+    GI cost / trivial-object cost                 %.2f  (goal <= 1.1)
+  2 full HMAT (GI: a row per initiator)           %s
     SRAT %d bytes (GI structures %d = 32 x %d); HMAT %d bytes (formula %d)
   3 wall-clock start-up, median of %d pairs       none %.1f ms, GI %.1f ms, ratio %.3f
-  4 qom-set re-pinning %d vCPUs                   %.2f ms (qom-get round trip %.2f ms)%s
+  4 qom-set re-pinning every vCPU (Arm virt; goal at 512: < 2 ms beyond)
+%s
     vCPU thread created -> affinity in place      median %s us, max %s us (%s vCPUs)
   5 guest boot, TCG, MIG topology                 %s
-""" % (nodes, devs, i["none"], i["gi"], i["secret"], i["ratio"], fig2,
+  6 resident memory per generic initiator         %d bytes (%d objects: %d KiB, none %d KiB)
+    resident memory per vcpu-affinity rule        %d bytes (%d rules: %d KiB, none %d KiB)
+""" % (nodes, devs, i["none"], i["gi"], i["secret"], i["ratio"],
+       i1["none"], i1["gi"], i1["secret"], i1["ratio"], fig2,
        t["srat-bytes"], t["srat-gi-bytes"], nodes - 1, t["hmat-bytes"],
        t["hmat-formula"], 3 if a.tiny else 11, w["median-ms-none"],
-       w["median-ms-gi"], w["median-ratio"], r["vcpus"],
-       r["median-ms-qom-set"], r["median-ms-qom-get"],
-       "" if r["all-vcpus-moved"] else "  NOT ALL MOVED",
-       c.get("median-us"), c.get("max-us"), c.get("vcpus"), fig5))
+       w["median-ms-gi"], w["median-ratio"], fig4,
+       c.get("median-us"), c.get("max-us"), c.get("vcpus"), fig5,
+       m["bytes-per-gi"], m["gi-objects"], m["kib-gi"], m["kib-none"],
+       m["bytes-per-rule"], m["rules"], m["kib-rules"], m["kib-no-rules"]))
     print("bench: figures in %s" % a.out)
     return 0
 
