@@ -3,9 +3,10 @@
  * vcpu-affinity: which rule places which thread, and placing the threads.
  * A vCPU takes the rule that names it (vcpus), else its guest node's, else
  * the default one; the emulator threads take the emulator rule, else the
- * default one; with none, a thread gets the start set.  Applying reads
- * and sets each thread's affinity once, and puts back the threads already
- * changed when one cannot be placed.
+ * default one; with none, a thread gets the start set.  Applying sets
+ * each thread's affinity once, and puts back the threads already changed
+ * when one cannot be placed: QEMU keeps what it last gave each thread, so
+ * only threads it has not placed yet are read first.
  */
 
 #include "qemu/osdep.h"
