@@ -9,9 +9,11 @@
 #             built binaries, the table tests and the qtests never use the
 #             host's firmware, whatever version it has;
 #   guest     Debian 12's Linux kernels (cloud amd64 for x86 q35, arm64 for
-#             Arm virt), busybox-static for a small initramfs around
-#             tests/guest/init, and trixie's AAVMF; writes
-#             $B/guest/assets.env for tests/guest/numa-guest.py.
+#             Arm virt), Debian 13's Linux 6.12 cloud amd64 kernel (for
+#             guests that need SRAT Generic Port Affinity Structures),
+#             busybox-static for a small initramfs around tests/guest/init,
+#             and trixie's AAVMF; writes $B/guest/assets.env for
+#             tests/guest/numa-guest.py.
 # A private apt configuration under $B/apt does the downloads, so the
 # machine's own apt setup and dpkg architectures are left alone, and root
 # is not needed.  The .debs are cached in $B/assets/PART and fetched again
@@ -46,21 +48,28 @@ set -- -q -o Dir::Etc::SourceList="$A/etc/sources.list" \
     -o APT::Architectures::=arm64 -o Acquire::Languages=none
 
 apt_update() {
+    sources="deb [signed-by=$KEYRING] $MIRROR bookworm main
+deb [signed-by=$KEYRING] $MIRROR bookworm-updates main
+deb [signed-by=$KEYRING] $SECMIRROR bookworm-security main
+deb [signed-by=$KEYRING] $MIRROR trixie main
+deb [signed-by=$KEYRING] $SECMIRROR trixie-security main"
+    # fresh lists of the same sources: nothing to do
     [ -f "$A/updated" ] && [ -z "$(find "$A/updated" -mmin +60)" ] &&
+        [ "$(cat "$A/etc/sources.list" 2>/dev/null)" = "$sources" ] &&
         return 0
     mkdir -p "$A/lists/partial" "$A/cache/archives/partial" "$A/etc/parts" \
         "$A/etc/prefparts"
     : > "$A/status"
-    cat > "$A/etc/sources.list" <<SRC
-deb [signed-by=$KEYRING] $MIRROR bookworm main
-deb [signed-by=$KEYRING] $MIRROR bookworm-updates main
-deb [signed-by=$KEYRING] $SECMIRROR bookworm-security main
-deb [signed-by=$KEYRING] $MIRROR trixie main
-SRC
-    # bookworm's packages win; trixie only when asked for by name
+    echo "$sources" > "$A/etc/sources.list"
+    # bookworm's packages win; trixie (and trixie-security) only when asked
+    # for by name
     cat > "$A/etc/preferences" <<PREF
 Package: *
 Pin: release n=trixie
+Pin-Priority: 100
+
+Package: *
+Pin: release n=trixie-security
 Pin-Priority: 100
 PREF
     say "apt-get update (private lists in $A)"
@@ -80,14 +89,19 @@ fetch() {
     [ "$arch" = all ] || what=$pkg:$arch
     apt-get "$@" download "$what=$ver" >> download.log 2>&1 && return 0
     # the pinned version has left the archive: the suite's current one;
-    # for a kernel whose ABI has moved on, the flavour's current image
+    # for a kernel whose ABI has moved on, the flavour's current image in
+    # the suite (bookworm's linux-image-6.1.0-56-cloud-amd64 and trixie's
+    # linux-image-6.12.N+deb13-cloud-amd64 are both flavour cloud-amd64)
     alt=$what
     [ "$suite" = bookworm ] || alt=$what/$suite
     if ! apt-cache "$@" show "$what" > /dev/null 2>&1; then
         case $pkg in
         linux-image-*)
-            flavour=$(echo "$pkg" | sed 's/^linux-image-[0-9.]*-[0-9]*-//')
-            alt=$(apt-cache "$@" depends "linux-image-$flavour:$arch" |
+            flavour=$(echo "$pkg" |
+                      sed -E 's/^linux-image-[0-9.]+(\+deb[0-9.]+|-[0-9]+)-//')
+            meta=linux-image-$flavour:$arch
+            [ "$suite" = bookworm ] || meta=$meta/$suite
+            alt=$(apt-cache "$@" depends "$meta" |
                   awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
             alt=${alt%:"$arch"}
             [ "$arch" = amd64 ] || alt=$alt:$arch
@@ -137,7 +151,9 @@ unpack() {
     for deb in "$@"; do
         dpkg-deb -x "$deb" "$d.tmp"
     done
-    rm -rf "$d.tmp/lib/modules" "$d.tmp/usr/share/doc"
+    # no modules: the initramfs has none (trixie's kernels keep them in
+    # usr/lib/modules)
+    rm -rf "$d.tmp/lib/modules" "$d.tmp/usr/lib/modules" "$d.tmp/usr/share/doc"
     mv "$d.tmp" "$d"
 }
 
@@ -149,7 +165,12 @@ fi
 
 G=$B/guest
 mkdir -p "$G"
-unpack "$G/amd64" "$D"/linux-image-*_amd64.deb "$D"/busybox-static_*_amd64.deb
+unpack "$G/amd64" "$D"/linux-image-6.1.0-*_amd64.deb \
+    "$D"/busybox-static_*_amd64.deb
+# trixie's Linux 6.12, for guests that need SRAT Generic Port Affinity
+# Structures; it boots the same initramfs (no modules: the cloud kernel has
+# virtio, the 8250 console and the initramfs support built in)
+unpack "$G/amd64-6.12" "$D"/linux-image-6.12.*_amd64.deb
 unpack "$G/arm64" "$D"/linux-image-*_arm64.deb "$D"/busybox-static_*_arm64.deb
 unpack "$G/firmware" "$D"/qemu-efi-aarch64_*.deb
 # keep the two images the guests use (the others are 64 MiB each)
@@ -180,6 +201,7 @@ kernel() { ls "$G/$1"/boot/vmlinuz-* | head -n 1; }
 cat > "$G/assets.env" <<ENV
 # written by mk/assets.sh guest from: $(awk '{ printf "%s=%s ", $1, $2 }' "$D/versions")
 KERNEL_x86_64=$(kernel amd64)
+KERNEL612_x86_64=$(kernel amd64-6.12)
 INITRD_x86_64=$G/initrd-amd64.cpio
 KERNEL_aarch64=$(kernel arm64)
 INITRD_aarch64=$G/initrd-arm64.cpio

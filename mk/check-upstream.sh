@@ -1,9 +1,9 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# Compare our SRAT Generic Initiator Affinity Structures with upstream
-# QEMU's, for the same command lines (make check-upstream; optional, needs
-# the network to Debian's archive, not run by make check).
+# Compare our SRAT Generic Initiator and Generic Port Affinity Structures
+# with upstream QEMU's, for the same command lines (make check-upstream;
+# optional, needs the network to Debian's archive, not run by make check).
 #
 # Upstream is QEMU 10.0 from bookworm-backports (qemu-system-x86 and
 # qemu-system-arm), unpacked into $B/upstream, never installed.  Each
@@ -100,6 +100,15 @@ if QEMU_MODULE_DIR="$U/root/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/qe
     say "ok   q35 (guest view)"
 else
     say "FAIL q35 (guest view)"
+    fail=1
+fi
+# generic ports (CXL host bridges), also through a Linux guest
+if QEMU_MODULE_DIR="$U/root/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/qemu" \
+        python3 "$top/mk/srat-gi-compare.py" --ports "$BLD" "$W/bin" \
+        "$B/guest/assets.env"; then
+    say "ok   q35 generic ports (guest view)"
+else
+    say "FAIL q35 generic ports (guest view)"
     fail=1
 fi
 exit $fail

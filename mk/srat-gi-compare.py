@@ -1,20 +1,24 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""Compare the SRAT Generic Initiator Affinity Structures (type 5) of our
-QEMU with upstream's.
+"""Compare the SRAT Generic Initiator (type 5) and Generic Port (type 6)
+Affinity Structures of our QEMU with upstream's.
 
   srat-gi-compare.py OURS UPSTREAM
       two SRAT files (e.g. bios-tables-test's dumps of one case);
   srat-gi-compare.py --guests OUR-BUILD-DIR UPSTREAM-BIN-DIR ASSETS-ENV
       boots each topology of tests/guest/topologies on x86 q35 with both
       binaries and compares the SRATs the Linux guests got (Debian's
-      upstream qemu-system-x86_64 has no qtest accelerator).
+      upstream qemu-system-x86_64 has no qtest accelerator);
+  srat-gi-compare.py --ports OUR-BUILD-DIR UPSTREAM-BIN-DIR ASSETS-ENV
+      the same for one q35 command line with CXL host bridges as generic
+      ports and a generic initiator.
 
-A pair passes when both have the same set of GI structures, byte for
-byte, and the GI structures sit at the same place among the other
+A pair passes when both have the same set of GI and of GP structures,
+byte for byte, and these sit at the same place among the other
 structures (the sequence of structure types is the same once each run of
-GI structures is collapsed).  The order within the GI run is not
-compared; upstream's is printed.
+GI and GP structures is collapsed).  The order within the run is not
+compared (ours is by proximity domain; upstream's follows the QOM tree);
+upstream's is printed.
 """
 
 import argparse
@@ -24,39 +28,49 @@ import sys
 import tempfile
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# the pinned firmware (mk/assets.sh firmware)
+FIRMWARE = os.path.join(os.environ.get("B", os.path.join(TOP, ".build")),
+                        "firmware")
 sys.path.insert(0, os.path.join(TOP, "scripts"))
 sys.path.insert(0, os.path.join(TOP, "tests", "guest"))
 import numatopo  # noqa: E402
 
 GI_TYPE = 5
+GP_TYPE = 6
+KINDS = {GI_TYPE: "GI", GP_TYPE: "GP"}
 
 
 def shape(structs):
+    """the sequence of structure types, each run of generic affinity
+    structures (initiators and ports) collapsed into one GA"""
     types = []
     for s in structs:
-        if s["type"] == GI_TYPE and types and types[-1] == "GI":
-            continue
-        types.append("GI" if s["type"] == GI_TYPE else s["type"])
+        t = "GA" if s["type"] in KINDS else s["type"]
+        if t != "GA" or not types or types[-1] != "GA":
+            types.append(t)
     return types
 
 
-def compare(ours, upstream):
-    """(ok, lines saying what differs, upstream's GI node order) of two
-    SRATs' bytes"""
+def compare(ours, upstream, want=(GI_TYPE,)):
+    """(ok, lines saying what differs, upstream's generic affinity nodes
+    in its order) of two SRATs' bytes; WANT: the structure types that
+    ours must have"""
     o, u = numatopo.parse_srat(ours), numatopo.parse_srat(upstream)
-    gi_o = sorted(s["raw"] for s in o if s["type"] == GI_TYPE)
-    gi_u = sorted(s["raw"] for s in u if s["type"] == GI_TYPE)
     why = []
-    if not gi_o:
-        why.append("no GI structure in ours")
-    if gi_o != gi_u:
-        why.append("GI structures differ:")
-        why += ["  ours     " + s.hex() for s in gi_o]
-        why += ["  upstream " + s.hex() for s in gi_u]
+    for t, kind in KINDS.items():
+        s_o = sorted(s["raw"] for s in o if s["type"] == t)
+        s_u = sorted(s["raw"] for s in u if s["type"] == t)
+        if t in want and not s_o:
+            why.append("no %s structure in ours" % kind)
+        if s_o != s_u:
+            why.append("%s structures differ:" % kind)
+            why += ["  ours     " + s.hex() for s in s_o]
+            why += ["  upstream " + s.hex() for s in s_u]
     if shape(o) != shape(u):
-        why += ["GI structures placed differently:",
+        why += ["generic affinity structures placed differently:",
                 "  ours     %s" % shape(o), "  upstream %s" % shape(u)]
-    order = [s["pxm"] for s in u if s["type"] == GI_TYPE]
+    order = ["%s%d" % (KINDS[s["type"]], s["pxm"]) for s in u
+             if s["type"] in KINDS]
     return not why, why, order
 
 
@@ -81,15 +95,21 @@ def guests(ours, upstream, assets_env):
                 n["initiator"] = None
         srat = {}
         for name, bld in (("ours", ours), ("upstream", upstream)):
-            a = argparse.Namespace(arch="x86_64", build=bld, extra_args="",
-                                   timeout=300)
+            # upstream's binary is unpacked, not installed: point it at
+            # the pinned firmware that our build directory uses
+            extra = "" if name == "ours" else " ".join(
+                "-L " + os.path.join(FIRMWARE, d) for d in (
+                    "usr/share/seabios", "usr/share/qemu",
+                    "usr/lib/ipxe/qemu"))
+            a = argparse.Namespace(arch="x86_64", build=bld,
+                                   extra_args=extra, timeout=300)
             with tempfile.TemporaryDirectory() as d:
                 _, out, rc, _ = numaguest.boot(a, topo, assets, d)
             srat[name] = bytes(numaguest.parse_guest(out)["tables"].get(
                 "SRAT", b""))
         ok, why, order = compare(srat["ours"], srat["upstream"])
         print("srat-gi-compare: q35 %s: %d GI structures, %s; upstream's "
-              "node order %s" % (topo.name, len(order),
+              "order %s" % (topo.name, len(order),
                                  "identical bytes and place" if ok
                                  else "DIFFERENT", order))
         for line in why:
@@ -98,11 +118,64 @@ def guests(ours, upstream, assets_env):
     return 1 if fail else 0
 
 
+# CXL host bridges as generic ports of nodes 2 and 1 (given in that
+# order), a generic initiator in node 1, and HMAT to both ports
+PORTS_ARGS = (
+    "-machine q35,cxl=on,hmat=on -m 512M -smp 2"
+    " -object memory-backend-ram,id=ram0,size=512M"
+    " -numa node,nodeid=0,cpus=0-1,memdev=ram0 -numa node,nodeid=1"
+    " -numa node,nodeid=2"
+    " -device pxb-cxl,id=cxl.1,bus=pcie.0,bus_nr=12"
+    " -device pxb-cxl,id=cxl.2,bus=pcie.0,bus_nr=222"
+    " -device pci-testdev,id=dev0,bus=pcie.0"
+    " -object acpi-generic-port,id=gp2,pci-bus=cxl.1,node=2"
+    " -object acpi-generic-port,id=gp1,pci-bus=cxl.2,node=1"
+    " -object acpi-generic-initiator,id=gi1,pci-dev=dev0,node=1"
+    " -numa hmat-lb,initiator=0,target=0,hierarchy=memory,"
+    "data-type=access-latency,latency=10"
+    " -numa hmat-lb,initiator=0,target=1,hierarchy=memory,"
+    "data-type=access-latency,latency=100"
+    " -numa hmat-lb,initiator=0,target=2,hierarchy=memory,"
+    "data-type=access-latency,latency=200").split()
+
+
+def ports(ours, upstream, assets_env):
+    """The same, for generic ports: one CXL command line on both"""
+    import guestboot
+    import numaguest
+    assets = guestboot.load_assets(assets_env)
+    srat = {}
+    for name, bld in (("ours", ours), ("upstream", upstream)):
+        extra = [] if name == "ours" else [
+            x for d in ("usr/share/seabios", "usr/share/qemu",
+                        "usr/lib/ipxe/qemu")
+            for x in ("-L", os.path.join(FIRMWARE, d))]
+        with tempfile.TemporaryDirectory() as d:
+            _, out, rc, _ = guestboot.boot(bld, "x86_64", assets, d,
+                                           PORTS_ARGS, extra, "", 300)
+        srat[name] = bytes(numaguest.parse_guest(out)["tables"].get(
+            "SRAT", b""))
+        if not srat[name]:
+            print("srat-gi-compare: q35 ports: no SRAT from %s (QEMU: %s)"
+                  % (name, rc))
+            return 1
+    ok, why, order = compare(srat["ours"], srat["upstream"],
+                             (GI_TYPE, GP_TYPE))
+    print("srat-gi-compare: q35 ports: %s; upstream's order %s"
+          % ("identical bytes and place" if ok else "DIFFERENT", order))
+    for line in why:
+        print("  " + line)
+    return 0 if ok else 1
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--guests", action="store_true")
+    ap.add_argument("--ports", action="store_true")
     ap.add_argument("paths", nargs="+")
     a = ap.parse_args()
+    if a.ports and len(a.paths) == 3:
+        return ports(*a.paths)
     if a.guests and len(a.paths) == 3:
         return guests(*a.paths)
     if not a.guests and len(a.paths) == 2:

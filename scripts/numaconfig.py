@@ -104,11 +104,19 @@ class Topology:
                 "mem": n.get("memory-mb", 0),
                 "initiator": n.get("initiator"),
                 "gi": [],
+                "ports": [],
             }
         self.devices = t.get("devices", [])
         for d in self.devices:
             for n in d["nodes"]:
                 self.nodes[n]["gi"].append(d["id"])
+        # CXL host bridges as generic ports: {"id", "bus-nr", "node"}
+        self.ports = t.get("ports", [])
+        for p in self.ports:
+            self.nodes[p["node"]]["ports"].append(p["id"])
+        # the guest kernel: "6.1" (default) or "6.12", which knows generic
+        # ports
+        self.kernel = t.get("kernel", "6.1")
         self.lb = {}
         for e in t.get("hmat-lb", []):
             self.lb[(e["initiator"], e["target"])] = (e["latency-ns"],
@@ -126,13 +134,22 @@ class Topology:
             parts.append("%d MiB" % node["mem"])
         if node["gi"]:
             parts.append("GI " + ",".join(node["gi"]))
+        if node["ports"]:
+            parts.append("generic port " + ",".join(node["ports"]))
         return " + ".join(parts) or "empty"
+
+    def linux_node(self, n):
+        """Does Linux make node @n a NUMA node?  Not for a generic port
+        alone: Linux keeps such a domain as an HMAT target for CXL"""
+        node = self.nodes[n]
+        return bool(node["cpus"] or node["mem"] or node["gi"])
 
     def qemu_args(self, arch):
         smp = 1 + max(c for n in self.nodes.values() for c in n["cpus"])
         mem = sum(n["mem"] for n in self.nodes.values())
         hmat = ",hmat=on" if self.lb else ""
-        a = ["-machine", MACHINES[arch] + hmat,
+        cxl = ",cxl=on" if self.ports else ""
+        a = ["-machine", MACHINES[arch] + cxl + hmat,
              "-smp", str(smp), "-m", "%dM" % mem]
         for i in sorted(self.nodes):
             n = self.nodes[i]
@@ -157,7 +174,15 @@ class Topology:
                 a += ["-device", "pci-testdev,id=%s-fn0,addr=0x%x.0,"
                       "multifunction=on" % (d["id"], slot)]
                 dev += ",addr=0x%x.1" % slot
+            elif self.ports:
+                # not behind a CXL host bridge, which takes bridges only
+                dev += ",bus=pcie.0"
             a += ["-device", dev]
+        for p in self.ports:
+            a += ["-device", "pxb-cxl,id=%s,bus=pcie.0,bus_nr=%d"
+                  % (p["id"], p["bus-nr"]),
+                  "-object", "acpi-generic-port,id=gp-%s,pci-bus=%s,node=%d"
+                  % (p["id"], p["id"], p["node"])]
         for d in self.devices:
             for n in d["nodes"]:
                 a += ["-object",

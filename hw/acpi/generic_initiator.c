@@ -95,9 +95,8 @@ static bool gi_machine_acpi_off(MachineState *ms)
     return off;
 }
 
-/* Can @node be the proximity domain of a generic initiator now? */
-static bool gi_check_node(AcpiGenericInitiator *gi, uint32_t node,
-                          Error **errp)
+bool acpi_generic_affinity_check_node(const char *type, const char *id,
+                                      uint32_t node, Error **errp)
 {
     MachineState *ms = current_machine;
     NumaState *ns = ms->numa_state;
@@ -105,30 +104,37 @@ static bool gi_check_node(AcpiGenericInitiator *gi, uint32_t node,
     static bool acpi_ok;
 
     if (!acpi_ok && !object_property_find(OBJECT(ms), "acpi")) {
-        error_setg(errp, "acpi-generic-initiator '%s': machine type '%s' "
-                   "has no ACPI tables", gi_id(gi),
-                   object_get_typename(OBJECT(ms)));
+        error_setg(errp, "%s '%s': machine type '%s' has no ACPI tables",
+                   type, id, object_get_typename(OBJECT(ms)));
         return false;
     }
     if (!acpi_ok && gi_machine_acpi_off(ms)) {
-        error_setg(errp, "acpi-generic-initiator '%s': ACPI is disabled "
-                   "(-machine acpi=off or -no-acpi)", gi_id(gi));
+        error_setg(errp, "%s '%s': ACPI is disabled (-machine acpi=off or "
+                   "-no-acpi)", type, id);
         return false;
     }
     acpi_ok = true;
     if (!ns->num_nodes) {
-        error_setg(errp, "acpi-generic-initiator '%s': the machine has no "
-                   "NUMA nodes; declare node %" PRIu32 " with "
-                   "-numa node,nodeid=%" PRIu32, gi_id(gi), node, node);
+        error_setg(errp, "%s '%s': the machine has no NUMA nodes; declare "
+                   "node %" PRIu32 " with -numa node,nodeid=%" PRIu32,
+                   type, id, node, node);
         return false;
     }
     if (!ns->nodes[node].present) {
-        error_setg(errp, "acpi-generic-initiator '%s': node %" PRIu32
-                   " is not defined; declare it with -numa node,nodeid=%"
-                   PRIu32, gi_id(gi), node, node);
+        error_setg(errp, "%s '%s': node %" PRIu32 " is not defined; "
+                   "declare it with -numa node,nodeid=%" PRIu32,
+                   type, id, node, node);
         return false;
     }
     return true;
+}
+
+/* Can @node be the proximity domain of a generic initiator now? */
+static bool gi_check_node(AcpiGenericInitiator *gi, uint32_t node,
+                          Error **errp)
+{
+    return acpi_generic_affinity_check_node(TYPE_ACPI_GENERIC_INITIATOR,
+                                            gi_id(gi), node, errp);
 }
 
 static PCIDevice *gi_find_device(AcpiGenericInitiator *gi, const char *id,

@@ -71,6 +71,15 @@ def main():
         print("numa-guest: topology %s is for %s only (its \"arches\")"
               % (topo.name, ", ".join(topo.arches)), file=sys.stderr)
         return 1
+    if topo.kernel != "6.1":
+        # KERNEL612_x86_64: a kernel that knows generic ports
+        key = "KERNEL%s_%s" % (topo.kernel.replace(".", ""), args.arch)
+        if key not in assets:
+            print("numa-guest: topology %s wants Linux %s: no %s in %s"
+                  % (topo.name, topo.kernel, key, args.assets),
+                  file=sys.stderr)
+            return 1
+        assets["KERNEL_" + args.arch] = assets[key]
     machine = "q35" if args.arch == "x86_64" else "virt"
     label = "%s %s %s%s" % (args.arch, machine, topo.name,
                             " migrated" if args.migrate else "")

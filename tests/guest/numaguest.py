@@ -8,6 +8,7 @@ import os
 import re
 import shlex
 import shutil
+import struct
 import subprocess
 import sys
 
@@ -19,6 +20,7 @@ for _d in (HERE, os.path.join(TOP, "scripts")):
 import guestboot  # noqa: E402
 from guestboot import HOST_ARCH, load_assets  # noqa: E402
 from numaconfig import Topology  # noqa: E402
+import numatopo  # noqa: E402
 from numatopo import parse_list  # noqa: E402
 
 # also what it takes from guestboot.py and numaconfig.py, for the tests
@@ -107,6 +109,8 @@ def match_roles(topo, g):
 
     groups = {}
     for q, want in topo.nodes.items():
+        if not topo.linux_node(q):
+            continue
         key = (len(want["cpus"]), bool(want["gi"]), bool(want["mem"]))
         groups.setdefault(key, ([], []))[0].append((want["mem"], q))
     for n, gn in g["nodes"].items():
@@ -120,9 +124,26 @@ def match_roles(topo, g):
     return mapping
 
 
+def verify_ports(topo, g, ck):
+    """The SRAT's Generic Port Affinity Structures name each CXL host
+    bridge (_UID: its bus number) in its node, and the kernel logged no
+    complaint about SRAT or HMAT"""
+    srat = numatopo.parse_srat(bytes(g["tables"].get("SRAT", b"")))
+    got = sorted((s["pxm"], struct.unpack_from("<I", s["raw"], 16)[0])
+                 for s in srat if s["type"] == 6)
+    want = sorted((p["node"], p["bus-nr"]) for p in topo.ports)
+    ck.check(got == want, "SRAT generic ports (node, _UID) %s" % want,
+             "guest's SRAT: %s" % got)
+    bad = [line for line in g["dmesg"]
+           if re.search(r"ignor|invalid|bad|fail", line, re.I)]
+    ck.check(not bad, "the kernel logged no SRAT, NUMA or HMAT complaint",
+             "\n      ".join(bad))
+
+
 def verify(topo, g, ck):
     q2g = match_roles(topo, g)
-    for q in sorted(topo.nodes):
+    nodes = [q for q in sorted(topo.nodes) if topo.linux_node(q)]
+    for q in nodes:
         ck.check(q in q2g, "QEMU node %d (%s) is a guest node" %
                  (q, topo.role(q)),
                  "guest node%d" % q2g[q] if q in q2g else "no guest node "
@@ -130,9 +151,11 @@ def verify(topo, g, ck):
     every = sorted(q2g.values())
     for f in ("possible", "online"):
         ck.check(sorted(parse_list(g.get(f, ""))) == every and
-                 len(every) == len(topo.nodes),
+                 len(every) == len(nodes),
                  "%s nodes" % f, "guest %s, expected %d nodes"
-                 % (g.get(f, "?"), len(topo.nodes)))
+                 % (g.get(f, "?"), len(nodes)))
+    if topo.ports:
+        verify_ports(topo, g, ck)
     for f, pred in (("has_cpu", lambda n: n["cpus"]),
                     ("has_memory", lambda n: n["mem"]),
                     ("has_generic_initiator", lambda n: n["gi"])):

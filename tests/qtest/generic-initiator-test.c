@@ -158,123 +158,27 @@ static void test_help(void)
 
 /* ---- tables as the firmware reads them ------------------------------- */
 
-typedef struct GiEntry {
-    uint32_t node;
-    uint16_t bdf;
-} GiEntry;
+#include "srat-affinity.c.inc"
 
-/*
- * Arm virt's fw_cfg: data at 0x09020000, a big-endian selector at +8
- * (libqos' mm_fw_cfg has another layout).
- */
-static void virt_fw_cfg_select(QFWCFG *fw_cfg, uint16_t key)
+/* The nodes of the SRAT structures of @type, e.g. "1,2" */
+static char *srat_nodes(QTestState *qts, uint8_t type)
 {
-    qtest_writew(fw_cfg->qts, fw_cfg->base + 8, bswap16(key));
-}
+    SratEntry e[16];
+    int i, n = read_srat_affinity(qts, type, e, ARRAY_SIZE(e));
+    GString *got = g_string_new("");
 
-static void virt_fw_cfg_read(QFWCFG *fw_cfg, void *data, size_t len)
-{
-    size_t i;
-
-    for (i = 0; i < len; i++) {
-        ((uint8_t *)data)[i] = qtest_readb(fw_cfg->qts, fw_cfg->base);
+    for (i = 0; i < n; i++) {
+        g_string_append_printf(got, "%s%" PRIu32, i ? "," : "", e[i].node);
     }
-}
-
-/* Select fw_cfg file @name; returns its size, 0 if there is none */
-static uint32_t fw_cfg_select_file(QFWCFG *fw, const char *name)
-{
-    uint32_t count, i;
-    struct {
-        uint32_t size;
-        uint16_t select;
-        uint16_t reserved;
-        char name[56];
-    } f;
-
-    qfw_cfg_select(fw, 0x19);                   /* FW_CFG_FILE_DIR */
-    qfw_cfg_read_data(fw, &count, sizeof(count));
-    for (i = 0; i < be32_to_cpu(count); i++) {
-        qfw_cfg_read_data(fw, &f, sizeof(f));
-        if (!strcmp(f.name, name)) {
-            qfw_cfg_select(fw, be16_to_cpu(f.select));
-            return be32_to_cpu(f.size);
-        }
-    }
-    return 0;
-}
-
-/*
- * The SRAT Generic Initiator Affinity Structures that the firmware would
- * read now, in table order.  Returns how many; fills @e.  The tables
- * follow each other in etc/acpi/tables, each with its length at offset 4;
- * fw_cfg reads go byte by byte, so read no further than the SRAT.
- */
-static int read_srat_gi(QTestState *qts, GiEntry *e, int max)
-{
-    QFWCFG virt = {
-        .base = 0x09020000, .qts = qts,
-        .select = virt_fw_cfg_select, .read = virt_fw_cfg_read,
-    };
-    QFWCFG *fw = &virt;
-    uint8_t hdr[36], *t = NULL;
-    uint32_t len, off, tlen = 0;
-    int n = 0;
-
-    if (strcmp(qtest_get_arch(), "aarch64")) {
-        fw = pc_fw_cfg_init(qts);
-    }
-    len = fw_cfg_select_file(fw, "etc/acpi/tables");
-    g_assert_cmpint(len, >, 0);
-
-    for (off = 0; off + sizeof(hdr) <= len; off += tlen) {
-        qfw_cfg_read_data(fw, hdr, sizeof(hdr));
-        tlen = ldl_le_p(hdr + 4);
-        g_assert_cmpint(tlen, >=, sizeof(hdr));
-        g_assert_cmpint(off + tlen, <=, len);
-        t = g_realloc(t, tlen);
-        qfw_cfg_read_data(fw, t, tlen - sizeof(hdr));
-        if (!memcmp(hdr, "SRAT", 4)) {
-            break;
-        }
-    }
-    g_assert_true(off < len);   /* a SRAT was found */
-
-    /* t holds the SRAT after its header; 12 reserved bytes first */
-    for (off = 12; off < tlen - sizeof(hdr); ) {
-        uint8_t *st = t + off;
-
-        g_assert_cmpint(st[1], >, 0);
-        if (st[0] == 5) {
-            g_assert_cmpint(st[1], ==, 32);
-            g_assert_cmpint(st[3], ==, 1);              /* PCI */
-            g_assert_cmpint(ldl_le_p(st + 24), ==, 1);  /* Enabled */
-            g_assert_cmpint(n, <, max);
-            e[n].node = ldl_le_p(st + 4);
-            /* PCI BDF Number: bus, then device and function */
-            e[n].bdf = st[10] << 8 | st[11];
-            n++;
-        }
-        off += st[1];
-    }
-    g_free(t);
-    if (fw != &virt) {
-        pc_fw_cfg_uninit(fw);
-    }
-    return n;
+    return g_string_free(got, false);
 }
 
 /* Assert the GI nodes in SRAT, e.g. "1,2" */
 static void assert_srat_nodes(QTestState *qts, const char *nodes)
 {
-    GiEntry e[16];
-    int i, n = read_srat_gi(qts, e, ARRAY_SIZE(e));
-    g_autoptr(GString) got = g_string_new("");
+    g_autofree char *got = srat_nodes(qts, SRAT_TYPE_GENERIC_INITIATOR);
 
-    for (i = 0; i < n; i++) {
-        g_string_append_printf(got, "%s%" PRIu32, i ? "," : "", e[i].node);
-    }
-    g_assert_cmpstr(got->str, ==, nodes);
+    g_assert_cmpstr(got, ==, nodes);
 }
 
 static QTestState *start(const char *args)
@@ -513,14 +417,15 @@ static void test_hmat_initiator_in_use(void)
 
 static bool srat_equal(QTestState *a, QTestState *b)
 {
-    GiEntry ea[16], eb[16];
-    int na = read_srat_gi(a, ea, ARRAY_SIZE(ea));
-    int nb = read_srat_gi(b, eb, ARRAY_SIZE(eb));
-
+    SratEntry ea[16], eb[16];
+    int na = read_srat_affinity(a, SRAT_TYPE_GENERIC_INITIATOR, ea,
+                                ARRAY_SIZE(ea));
+    int nb = read_srat_affinity(b, SRAT_TYPE_GENERIC_INITIATOR, eb,
+                                ARRAY_SIZE(eb));
     int i;
 
     for (i = 0; i < na && na == nb; i++) {
-        if (ea[i].node != eb[i].node || ea[i].bdf != eb[i].bdf) {
+        if (ea[i].node != eb[i].node || ea[i].handle != eb[i].handle) {
             return false;
         }
     }
@@ -557,9 +462,10 @@ static void test_migration(void)
     QTestState *src = start(cfg);
     QTestState *dst = qtest_initf("%s %s -incoming %s", machine_args(), cfg,
                                   uri);
-    GiEntry e[16];
+    SratEntry e[16];
 
-    g_assert_cmpint(read_srat_gi(src, e, ARRAY_SIZE(e)), ==, 2);
+    g_assert_cmpint(read_srat_affinity(src, SRAT_TYPE_GENERIC_INITIATOR, e,
+                                       ARRAY_SIZE(e)), ==, 2);
     qtest_qmp_assert_success(src, "{ 'execute': 'migrate', 'arguments': {"
                              " 'uri': %s } }", uri);
     wait_migration(src);

@@ -27,6 +27,21 @@ typedef struct AcpiGenericInitiatorPci {
 } AcpiGenericInitiatorPci;
 
 /**
+ * acpi_generic_affinity_check_node:
+ * @type: the object's type, for messages
+ * @id: the object's id, for messages
+ * @node: a guest NUMA node
+ * @errp: pointer to a NULL-initialized error object
+ *
+ * Can @node be the proximity domain of an SRAT generic affinity structure
+ * (a generic initiator or a generic port) now: the machine has ACPI
+ * tables and NUMA nodes, and @node is declared?  Shared by the
+ * acpi-generic-initiator and acpi-generic-port objects.
+ */
+bool acpi_generic_affinity_check_node(const char *type, const char *id,
+                                      uint32_t node, Error **errp);
+
+/**
  * acpi_generic_initiator_link_devices:
  * @errp: pointer to a NULL-initialized error object
  *
