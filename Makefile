@@ -28,12 +28,13 @@ endif
 FIRMWAREPATH := /usr/share/seabios:/usr/share/qemu:/usr/lib/ipxe/qemu
 
 QTESTS  := bios-tables-test generic-initiator-test generic-port-test \
-	vcpu-affinity-test
+	vcpu-affinity-test cache-monitor-test
 # what make check runs: ARCH:TEST
 QTEST_JOBS := x86_64:bios-tables-test aarch64:bios-tables-test \
 	x86_64:generic-initiator-test aarch64:generic-initiator-test \
 	x86_64:generic-port-test \
-	x86_64:vcpu-affinity-test aarch64:vcpu-affinity-test
+	x86_64:vcpu-affinity-test aarch64:vcpu-affinity-test \
+	x86_64:cache-monitor-test
 NINJA_TARGETS := qemu-system-x86_64 qemu-system-aarch64 \
 	$(addprefix tests/qtest/,$(QTESTS))
 

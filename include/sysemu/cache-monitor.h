@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * cache-monitor: last-level cache occupancy and memory bandwidth of QEMU's
+ * threads through Linux resctrl, reported by query-stats.  See
+ * docs/system/cache-monitor.rst.
+ */
+#ifndef SYSEMU_CACHE_MONITOR_H
+#define SYSEMU_CACHE_MONITOR_H
+
+/*
+ * A vCPU thread was created: put it in its monitoring group.  Called with
+ * the BQL held, once the thread has started.
+ */
+void cache_monitor_vcpu_created(CPUState *cpu);
+
+/* The machine and its vCPUs exist: put every thread in its group */
+void cache_monitor_machine_ready(Error **errp);
+
+#endif

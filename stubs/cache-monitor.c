@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Hosts without cache-monitor (resctrl is Linux's) and builds without
+ * the machine code that calls it.
+ */
+#include "qemu/osdep.h"
+#include "hw/core/cpu.h"
+#include "sysemu/cache-monitor.h"
+
+void cache_monitor_vcpu_created(CPUState *cpu)
+{
+}
+
+void cache_monitor_machine_ready(Error **errp)
+{
+}
