@@ -240,6 +240,26 @@ static void test_runtime(void)
     qtest_quit(qts);
 }
 
+/* The JSON -object form libvirt generates, and qom-get */
+static void test_json(void)
+{
+    QTestState *qts = start(NODES BRIDGES " -object '{\"qom-type\":"
+                            "\"acpi-generic-port\",\"id\":\"gp1\","
+                            "\"pci-bus\":\"cxl.1\",\"node\":1}'");
+    QDict *rsp;
+
+    assert_srat_ports(qts, "1:12");
+    rsp = qtest_qmp(qts, "{ 'execute': 'qom-get', 'arguments': {"
+                    " 'path': '/objects/gp1', 'property': 'pci-bus' } }");
+    g_assert_cmpstr(qdict_get_str(rsp, "return"), ==, "cxl.1");
+    qobject_unref(rsp);
+    rsp = qtest_qmp(qts, "{ 'execute': 'qom-get', 'arguments': {"
+                    " 'path': '/objects/gp1', 'property': 'node' } }");
+    g_assert_cmpint(qdict_get_int(rsp, "return"), ==, 1);
+    qobject_unref(rsp);
+    qtest_quit(qts);
+}
+
 static void test_hmat_target_in_use(void)
 {
     QTestState *qts = start(NODES BRIDGES GP("gp1", "cxl.1", "1") HMAT_TO_1);
@@ -300,6 +320,7 @@ int main(int argc, char **argv)
         qtest_add_data_func(path, &startup_cases[i], test_startup_error);
     }
     qtest_add_func("generic-port/help", test_help);
+    qtest_add_func("generic-port/json", test_json);
     qtest_add_func("generic-port/runtime", test_runtime);
     qtest_add_func("generic-port/hmat-target-in-use",
                    test_hmat_target_in_use);
