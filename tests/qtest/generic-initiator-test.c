@@ -45,13 +45,10 @@ static const char *machine_args(void)
     return "-machine q35";
 }
 
+#include "acpi-affinity-test.c.inc"
+
 /* ---- startup errors ---------------------------------------------------- */
 
-typedef struct StartupCase {
-    const char *name;
-    const char *args;
-    const char *msg;        /* expected in the error message */
-} StartupCase;
 
 static const StartupCase startup_cases[] = {
     { "undefined-node", NODES DEV0 GI("gi0", "dev0", "5"),
@@ -122,26 +119,6 @@ static void run_qemu(const char *args, int *status, char **out, char **err)
     g_assert_no_error(error);
 }
 
-static void test_startup_error(const void *opaque)
-{
-    const StartupCase *c = opaque;
-    g_autofree char *out = NULL;
-    g_autofree char *err = NULL;
-    int status;
-
-    run_qemu(c->args, &status, &out, &err);
-    if (!strstr(err, c->msg) || !WIFEXITED(status) ||
-        WEXITSTATUS(status) != 1) {
-        fprintf(stderr, "args: %s\nexpected: exit 1, '%s'\ngot: %s, '%s'\n",
-                c->args, c->msg,
-                WIFEXITED(status) ? "exit" : "signal", err);
-    }
-    g_assert_true(WIFEXITED(status));
-    g_assert_cmpint(WEXITSTATUS(status), ==, 1);
-    g_assert_nonnull(strstr(err, c->msg));
-    /* one message, on one line */
-    g_assert_cmpint(strchr(err, '\n') - err, ==, strlen(err) - 1);
-}
 
 static void test_help(void)
 {
@@ -155,10 +132,6 @@ static void test_help(void)
     g_assert_nonnull(strstr(out, "node=<uint32>"));
     g_assert_nonnull(strstr(out, "guest NUMA node"));
 }
-
-/* ---- tables as the firmware reads them ------------------------------- */
-
-#include "srat-affinity.c.inc"
 
 /* The nodes of the SRAT structures of @type, e.g. "1,2" */
 static char *srat_nodes(QTestState *qts, uint8_t type)
@@ -186,36 +159,7 @@ static QTestState *start(const char *args)
     return qtest_initf("%s %s", machine_args(), args);
 }
 
-static void assert_running(QTestState *qts)
-{
-    QDict *rsp = qtest_qmp(qts, "{ 'execute': 'query-status' }");
 
-    g_assert_cmpstr(qdict_get_str(qdict_get_qdict(rsp, "return"), "status"),
-                    ==, "running");
-    qobject_unref(rsp);
-}
-
-/* Run @cmd, which must fail with an error containing @msg */
-static void assert_qmp_error(QTestState *qts, const char *msg,
-                             const char *fmt, ...) G_GNUC_PRINTF(3, 4);
-static void assert_qmp_error(QTestState *qts, const char *msg,
-                             const char *fmt, ...)
-{
-    va_list ap;
-    QDict *rsp;
-    const char *desc;
-
-    va_start(ap, fmt);
-    rsp = qtest_vqmp(qts, fmt, ap);
-    va_end(ap);
-    g_assert_true(qdict_haskey(rsp, "error"));
-    desc = qdict_get_str(qdict_get_qdict(rsp, "error"), "desc");
-    if (!strstr(desc, msg)) {
-        fprintf(stderr, "expected '%s' in '%s'\n", msg, desc);
-    }
-    g_assert_nonnull(strstr(desc, msg));
-    qobject_unref(rsp);
-}
 
 static bool object_exists(QTestState *qts, const char *id)
 {
@@ -233,11 +177,6 @@ static bool object_exists(QTestState *qts, const char *id)
     return found;
 }
 
-static void reset(QTestState *qts)
-{
-    qtest_qmp_assert_success(qts, "{ 'execute': 'system_reset' }");
-    qtest_qmp_eventwait(qts, "RESET");
-}
 
 static void test_qom_get_json(void)
 {

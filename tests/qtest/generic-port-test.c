@@ -40,13 +40,10 @@
     " -numa hmat-lb,initiator=0,target=1,hierarchy=memory," \
     "data-type=access-latency,latency=100"
 
+#include "acpi-affinity-test.c.inc"
+
 /* ---- startup errors ---------------------------------------------------- */
 
-typedef struct StartupCase {
-    const char *name;
-    const char *args;
-    const char *msg;        /* expected in the error message */
-} StartupCase;
 
 static const StartupCase startup_cases[] = {
     { "undefined-node", NODES BRIDGES GP("gp0", "cxl.1", "5"),
@@ -89,26 +86,6 @@ static void run_qemu(const char *args, int *status, char **out, char **err)
     g_assert_no_error(error);
 }
 
-static void test_startup_error(const void *opaque)
-{
-    const StartupCase *c = opaque;
-    g_autofree char *out = NULL;
-    g_autofree char *err = NULL;
-    int status;
-
-    run_qemu(c->args, &status, &out, &err);
-    if (!strstr(err, c->msg) || !WIFEXITED(status) ||
-        WEXITSTATUS(status) != 1) {
-        fprintf(stderr, "args: %s\nexpected: exit 1, '%s'\ngot: %s, '%s'\n",
-                c->args, c->msg,
-                WIFEXITED(status) ? "exit" : "signal", err);
-    }
-    g_assert_true(WIFEXITED(status));
-    g_assert_cmpint(WEXITSTATUS(status), ==, 1);
-    g_assert_nonnull(strstr(err, c->msg));
-    /* one message, on one line */
-    g_assert_cmpint(strchr(err, '\n') - err + 1, ==, strlen(err));
-}
 
 static void test_help(void)
 {
@@ -122,10 +99,6 @@ static void test_help(void)
     g_assert_nonnull(strstr(out, "node=<uint32>"));
     g_assert_nonnull(strstr(out, "CXL host bridge"));
 }
-
-/* ---- tables as the firmware reads them ------------------------------- */
-
-#include "srat-affinity.c.inc"
 
 /* Assert the generic ports in SRAT as "node:_UID,...", in table order */
 static void assert_srat_ports(QTestState *qts, const char *want)
@@ -147,42 +120,8 @@ static QTestState *start(const char *args)
     return qtest_initf(MACHINE " %s", args);
 }
 
-static void assert_running(QTestState *qts)
-{
-    QDict *rsp = qtest_qmp(qts, "{ 'execute': 'query-status' }");
 
-    g_assert_cmpstr(qdict_get_str(qdict_get_qdict(rsp, "return"), "status"),
-                    ==, "running");
-    qobject_unref(rsp);
-}
 
-/* Run @cmd, which must fail with an error containing @msg */
-static void assert_qmp_error(QTestState *qts, const char *msg,
-                             const char *fmt, ...) G_GNUC_PRINTF(3, 4);
-static void assert_qmp_error(QTestState *qts, const char *msg,
-                             const char *fmt, ...)
-{
-    va_list ap;
-    QDict *rsp;
-    const char *desc;
-
-    va_start(ap, fmt);
-    rsp = qtest_vqmp(qts, fmt, ap);
-    va_end(ap);
-    g_assert_true(qdict_haskey(rsp, "error"));
-    desc = qdict_get_str(qdict_get_qdict(rsp, "error"), "desc");
-    if (!strstr(desc, msg)) {
-        fprintf(stderr, "expected '%s' in '%s'\n", msg, desc);
-    }
-    g_assert_nonnull(strstr(desc, msg));
-    qobject_unref(rsp);
-}
-
-static void reset(QTestState *qts)
-{
-    qtest_qmp_assert_success(qts, "{ 'execute': 'system_reset' }");
-    qtest_qmp_eventwait(qts, "RESET");
-}
 
 /* ---- runtime ------------------------------------------------------------ */
 
