@@ -28,19 +28,21 @@ endif
 FIRMWAREPATH := /usr/share/seabios:/usr/share/qemu:/usr/lib/ipxe/qemu
 
 QTESTS  := bios-tables-test generic-initiator-test generic-port-test \
-	vcpu-affinity-test cache-monitor-test
+	vcpu-affinity-test cache-monitor-test topology-fuzz-test
 # what make check runs: ARCH:TEST
 QTEST_JOBS := x86_64:bios-tables-test aarch64:bios-tables-test \
 	x86_64:generic-initiator-test aarch64:generic-initiator-test \
 	x86_64:generic-port-test \
 	x86_64:vcpu-affinity-test aarch64:vcpu-affinity-test \
-	x86_64:cache-monitor-test
+	x86_64:cache-monitor-test x86_64:topology-fuzz-test
+# fault-inject.so: vcpu-affinity-test preloads it into QEMU
 NINJA_TARGETS := qemu-system-x86_64 qemu-system-aarch64 \
-	$(addprefix tests/qtest/,$(QTESTS))
+	$(addprefix tests/qtest/,$(QTESTS) fault-inject.so)
 
 export B QTESTS QTEST_JOBS
 
 .PHONY: all deps prepare configure firmware build guest-assets check \
+	check-sanitizers \
 	check-upstream series check-series check-series-debian \
 	demo bench install clean distclean
 
@@ -71,6 +73,12 @@ guest-assets: deps
 
 check: build guest-assets
 	@$(TOP)/mk/check.sh
+
+# x86_64 QEMU built again with --enable-sanitizers (ASan, LSan, UBSan) in
+# .build/src/build-san; our qtests run under it and fail on any report
+# that involves our code (mk/check-sanitizers.sh).  CI runs it after check.
+check-sanitizers: configure firmware
+	@$(TOP)/mk/check-sanitizers.sh $(FIRMWAREPATH)
 
 # The work as mail-format patches, one per entry of patches/series with
 # its new files (patches/manifest): .build/series for git am and review,

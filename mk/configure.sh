@@ -4,21 +4,24 @@
 # Configure $B/src/build once.  Re-runs configure only when the options
 # below change; otherwise ninja's own meson regeneration is enough.
 # CONFIGURE_SRC=DIR configures DIR/build instead (make check-series
-# does), with its log in DIR/../configure.log.
+# does), with its log in DIR/../configure.log.  CONFIGURE_BUILD=NAME
+# configures $SRC/NAME, for CONFIGURE_TARGETS (default x86_64 and
+# aarch64) with the extra options CONFIGURE_EXTRA, one per line (make
+# check-sanitizers does), with its log in configure-NAME.log.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 B=${B:-$top/.build}
 . "$top/mk/base.env"
 SRC=${CONFIGURE_SRC:-$B/src}
-BLD=$SRC/build
-LOG=$(dirname "$SRC")/configure.log
+BLD=$SRC/${CONFIGURE_BUILD:-build}
+LOG=$(dirname "$SRC")/configure${CONFIGURE_BUILD:+-$CONFIGURE_BUILD}.log
 FIRMWAREPATH=$1
 
 # ccache: QEMU's configure hands meson an explicit compiler, so meson does
 # not add ccache by itself.
 opts="--cc=ccache cc
 --prefix=/usr/local
---target-list=x86_64-softmmu,aarch64-softmmu
+--target-list=${CONFIGURE_TARGETS:-x86_64-softmmu,aarch64-softmmu}
 --with-pkgversion=$SERIES_NAME, base Debian $BASE_PACKAGE $(cat "$B/dl/version")
 --firmwarepath=$FIRMWAREPATH
 --enable-numa
@@ -31,7 +34,8 @@ opts="--cc=ccache cc
 --disable-user
 --disable-install-blobs
 --disable-werror
---with-git-submodules=ignore"
+--with-git-submodules=ignore${CONFIGURE_EXTRA:+
+$CONFIGURE_EXTRA}"
 
 if [ -f "$BLD/.configured" ] && [ "$(cat "$BLD/.configured")" = "$opts" ]; then
     exit 0

@@ -16,6 +16,8 @@
 
 #define MACHINE "-machine q35 -accel tcg -nodefaults "
 
+#include "qemu-stderr.c.inc"
+
 typedef struct Tree {
     char *root;
 } Tree;
@@ -368,7 +370,7 @@ static void test_startup_error(const void *opaque)
     const StartupCase *c = opaque;
     Tree t = { 0 };
     g_autofree char *root = NULL, *cmd = NULL, *msg = NULL;
-    g_autofree char *out = NULL, *err = NULL;
+    g_autofree char *out = NULL, *err = NULL, *all = NULL;
     g_auto(GStrv) argv = NULL;
     GError *error = NULL;
     int status;
@@ -393,7 +395,8 @@ static void test_startup_error(const void *opaque)
     }
     g_assert_true(g_shell_parse_argv(cmd, NULL, &argv, &error));
     g_assert_true(g_spawn_sync(NULL, argv, NULL, G_SPAWN_SEARCH_PATH, NULL,
-                               NULL, &out, &err, &status, &error));
+                               NULL, &out, &all, &status, &error));
+    err = qemu_stderr_messages(all);
     msg = g_strdup_printf(c->msg, root);
     if (!strstr(err, msg)) {
         fprintf(stderr, "expected '%s'\ngot '%s'\n", msg, err);
@@ -401,6 +404,8 @@ static void test_startup_error(const void *opaque)
     g_assert_true(WIFEXITED(status));
     g_assert_cmpint(WEXITSTATUS(status), ==, 1);
     g_assert_nonnull(strstr(err, msg));
+    /* one message, on one line */
+    g_assert_cmpint(strchr(err, '\n') - err, ==, strlen(err) - 1);
     if (t.root) {
         /* nothing left behind but what the test made */
         g_autofree char *groups = g_build_filename(t.root, "mon_groups",

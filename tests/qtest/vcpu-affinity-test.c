@@ -14,6 +14,7 @@
 #include "libqtest.h"
 #include "qapi/qmp/qdict.h"
 #include "qapi/qmp/qlist.h"
+#include "qapi/qmp/qnum.h"
 
 #define MACHINE "-machine q35 -accel tcg -nodefaults "
 
@@ -22,46 +23,8 @@
     " -m 256M -object memory-backend-ram,id=m0,size=256M" \
     " -numa node,nodeid=0,cpus=" cpus ",memdev=m0"
 
-static int host_cpu[2] = { -1, -1 };
-static char *allowed;           /* this process's CPUs, "0-1" */
-
-/* "0-1,4" for @set */
-static char *set_to_list(cpu_set_t *set)
-{
-    GString *s = g_string_new(NULL);
-    int i, start = -1;
-
-    for (i = 0; i <= CPU_SETSIZE; i++) {
-        bool in = i < CPU_SETSIZE && CPU_ISSET(i, set);
-
-        if (in && start < 0) {
-            start = i;
-        } else if (!in && start >= 0) {
-            g_string_append_printf(s, "%s%d", s->len ? "," : "", start);
-            if (i - 1 > start) {
-                g_string_append_printf(s, "-%d", i - 1);
-            }
-            start = -1;
-        }
-    }
-    return g_string_free(s, false);
-}
-
-static cpu_set_t allowed_set;
-
-static void find_host_cpus(void)
-{
-    int i, n = 0;
-
-    g_assert_cmpint(sched_getaffinity(0, sizeof(allowed_set), &allowed_set),
-                    ==, 0);
-    for (i = 0; i < CPU_SETSIZE && n < 2; i++) {
-        if (CPU_ISSET(i, &allowed_set)) {
-            host_cpu[n++] = i;
-        }
-    }
-    allowed = set_to_list(&allowed_set);
-}
+#include "affinity-threads.c.inc"
+#include "qemu-stderr.c.inc"
 
 static bool need_two_cpus(void)
 {
@@ -70,54 +33,6 @@ static bool need_two_cpus(void)
         return false;
     }
     return true;
-}
-
-/* Cpus_allowed_list of thread @tid of process @pid */
-static char *allowed_list(int pid, int tid)
-{
-    g_autofree char *path = g_strdup_printf("/proc/%d/task/%d/status",
-                                            pid, tid);
-    g_autofree char *text = NULL;
-    char *p, *end;
-
-    g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
-    p = strstr(text, "Cpus_allowed_list:");
-    g_assert_nonnull(p);
-    p += strlen("Cpus_allowed_list:");
-    while (*p == ' ' || *p == '\t') {
-        p++;
-    }
-    end = strchr(p, '\n');
-    return g_strndup(p, end ? end - p : strlen(p));
-}
-
-/* vCPU thread ids by cpu-index (-1: none), and QEMU's pid */
-static int vcpu_threads(QTestState *qts, int *tids, int max)
-{
-    QDict *rsp = qtest_qmp(qts, "{ 'execute': 'query-cpus-fast' }");
-    g_autofree char *path = NULL, *text = NULL;
-    QListEntry *e;
-    int i, pid = -1;
-    char *p;
-
-    for (i = 0; i < max; i++) {
-        tids[i] = -1;
-    }
-    QLIST_FOREACH_ENTRY(qdict_get_qlist(rsp, "return"), e) {
-        QDict *cpu = qobject_to(QDict, qlist_entry_obj(e));
-        int idx = qdict_get_int(cpu, "cpu-index");
-
-        g_assert_cmpint(idx, <, max);
-        tids[idx] = qdict_get_int(cpu, "thread-id");
-        pid = tids[idx];
-    }
-    qobject_unref(rsp);
-    /* the thread group of a vCPU thread is QEMU's pid */
-    path = g_strdup_printf("/proc/%d/status", pid);
-    g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
-    p = strstr(text, "Tgid:");
-    g_assert_nonnull(p);
-    return atoi(p + 5);
 }
 
 /*
@@ -248,46 +163,6 @@ static void test_precedence(void)
                       "\"id\":\"emu\",\"host-cpus\":[%s]}'", c0);
     check_threads(qts, c0, 2, allowed, allowed);
     qtest_quit(qts);
-}
-
-/*
- * The first host node with a CPU this process may run on, and those of
- * its CPUs (which is what QEMU, started by this process, may use)
- */
-static int host_node(char **cpus)
-{
-    int node;
-
-    for (node = 0; node < 64; node++) {
-        g_autofree char *path = g_strdup_printf(
-            "/sys/devices/system/node/node%d/cpulist", node);
-        g_autofree char *text = NULL;
-        g_auto(GStrv) ranges = NULL;
-        cpu_set_t set;
-        int i, lo, hi, c;
-
-        if (!g_file_get_contents(path, &text, NULL, NULL)) {
-            continue;
-        }
-        CPU_ZERO(&set);
-        ranges = g_strsplit(g_strstrip(text), ",", -1);
-        for (i = 0; ranges[i]; i++) {
-            char *dash = strchr(ranges[i], '-');
-
-            lo = atoi(ranges[i]);
-            hi = dash ? atoi(dash + 1) : lo;
-            for (c = lo; c <= hi && c < CPU_SETSIZE; c++) {
-                if (CPU_ISSET(c, &allowed_set)) {
-                    CPU_SET(c, &set);
-                }
-            }
-        }
-        if (CPU_COUNT(&set)) {
-            *cpus = set_to_list(&set);
-            return node;
-        }
-    }
-    return -1;
 }
 
 static void test_host_nodes(void)
@@ -547,6 +422,7 @@ static void test_startup_error(const void *opaque)
     const ErrorCase *c = opaque;
     g_autofree char *c0 = HOST_CPU(0);
     g_autofree char *args = NULL, *cmd = NULL, *out = NULL, *err = NULL;
+    g_autofree char *all = NULL;
     g_auto(GStrv) argv = NULL;
     GError *error = NULL;
     int status;
@@ -556,8 +432,9 @@ static void test_startup_error(const void *opaque)
                           getenv("QTEST_QEMU_BINARY"), args);
     g_assert_true(g_shell_parse_argv(cmd, NULL, &argv, &error));
     g_assert_true(g_spawn_sync(NULL, argv, NULL, G_SPAWN_SEARCH_PATH, NULL,
-                               NULL, &out, &err, &status, &error));
+                               NULL, &out, &all, &status, &error));
     g_assert_no_error(error);
+    err = qemu_stderr_messages(all);
     if (strstr(c->name, "sandbox") && strstr(err, "seccomp support")) {
         g_test_skip("QEMU built without seccomp");
         return;
@@ -620,12 +497,294 @@ static void test_qmp_errors(void)
     qtest_quit(qts);
 }
 
+/* ---- host faults --------------------------------------------------------- */
+
+/*
+ * tests/qtest/fault-inject.c, preloaded into QEMU, fails one host call
+ * when the test arms it: a thread that cannot be placed or read half-way
+ * through a change, a thread that exits meanwhile, libnuma failing.
+ */
+static char *fault_lib;         /* beside this program */
+static char *fault_file;
+
+static QTestState *start_with_faults(const char *args)
+{
+    QTestState *qts;
+
+    g_setenv("LD_PRELOAD", fault_lib, true);
+    g_setenv("QEMU_FAULT_INJECT", fault_file, true);
+    qts = qtest_init(args);
+    g_unsetenv("LD_PRELOAD");
+    g_unsetenv("QEMU_FAULT_INJECT");
+    return qts;
+}
+
+/* Fail the next call of @func (on thread @tid, unless 0) with @err */
+static void arm_fault(const char *func, int err, int tid)
+{
+    g_autofree char *line = g_strdup_printf("%s 0 %d %d\n", func, err, tid);
+
+    g_assert_true(g_file_set_contents(fault_file, line, -1, NULL));
+}
+
+static void assert_fault_fired(void)
+{
+    g_assert_false(g_file_test(fault_file, G_FILE_TEST_EXISTS));
+}
+
+/*
+ * Where every thread of QEMU runs (tid -> Cpus_allowed_list), and the
+ * emulator thread that QEMU places last (the highest thread id: QEMU
+ * places the vCPU threads first, then the others in /proc order)
+ */
+static GHashTable *thread_sets(QTestState *qts, int *last)
+{
+    GHashTable *sets = g_hash_table_new_full(NULL, NULL, NULL, g_free);
+    int tids[8], pid = vcpu_threads(qts, tids, ARRAY_SIZE(tids)), i;
+    g_autofree char *task = g_strdup_printf("/proc/%d/task", pid);
+    GDir *dir = g_dir_open(task, 0, NULL);
+    const char *name;
+
+    g_assert_nonnull(dir);
+    *last = -1;
+    while ((name = g_dir_read_name(dir))) {
+        int tid = atoi(name);
+
+        g_hash_table_insert(sets, GINT_TO_POINTER(tid),
+                            allowed_list(pid, tid));
+        for (i = 0; i < ARRAY_SIZE(tids) && tids[i] != tid; i++) {
+            ;
+        }
+        if (i == ARRAY_SIZE(tids) && tid > *last) {
+            *last = tid;
+        }
+    }
+    g_dir_close(dir);
+    g_assert_cmpint(*last, >, 0);
+    return sets;
+}
+
+/* Every thread runs where it did in @before */
+static void assert_threads_unchanged(QTestState *qts, GHashTable *before)
+{
+    g_autoptr(GHashTable) now = NULL;
+    GHashTableIter it;
+    gpointer tid, set;
+    int last;
+
+    now = thread_sets(qts, &last);
+    g_hash_table_iter_init(&it, before);
+    while (g_hash_table_iter_next(&it, &tid, &set)) {
+        const char *got = g_hash_table_lookup(now, tid);
+
+        if (got && strcmp(got, set)) {
+            fprintf(stderr, "thread %d runs on %s, expected %s\n",
+                    GPOINTER_TO_INT(tid), got, (char *)set);
+        }
+        g_assert_true(!got || !strcmp(got, set));
+    }
+}
+
+/* Thread @tid runs on @its, every other thread on @others */
+static void assert_all_but(QTestState *qts, int tid, const char *its,
+                           const char *others)
+{
+    g_autoptr(GHashTable) now = NULL;
+    GHashTableIter it;
+    gpointer t, set;
+    int last;
+
+    now = thread_sets(qts, &last);
+    g_hash_table_iter_init(&it, now);
+    while (g_hash_table_iter_next(&it, &t, &set)) {
+        const char *want = GPOINTER_TO_INT(t) == tid ? its : others;
+
+        if (strcmp(set, want)) {
+            fprintf(stderr, "thread %d runs on %s, expected %s\n",
+                    GPOINTER_TO_INT(t), (char *)set, want);
+        }
+        g_assert_cmpstr(set, ==, want);
+    }
+}
+
+static void assert_host_cpus(QTestState *qts, const char *id, int cpu)
+{
+    QDict *rsp = qtest_qmp(qts, "{ 'execute': 'qom-get', 'arguments':"
+                           " { 'path': %s, 'property': 'host-cpus' } }", id);
+    QList *l = qdict_get_qlist(rsp, "return");
+
+    g_assert_cmpint(qlist_size(l), ==, 1);
+    g_assert_cmpint(qnum_get_int(qobject_to(QNum, qlist_peek(l))), ==, cpu);
+    qobject_unref(rsp);
+}
+
+/* sched_setaffinity fails on the last thread: the others are put back */
+static void test_fault_set(void)
+{
+    g_autofree char *c0 = HOST_CPU(0), *c1 = NULL;
+    g_autofree char *args = NULL, *msg = NULL;
+    g_autoptr(GHashTable) before = NULL;
+    QTestState *qts;
+    int last;
+
+    if (!need_two_cpus()) {
+        return;
+    }
+    c1 = HOST_CPU(1);
+    args = g_strdup_printf(MACHINE "-S -smp 2"
+                           " -object vcpu-affinity,id=dflt,host-cpus=%s"
+                           " -object vcpu-affinity,id=p1,vcpus=1,host-cpus=%s",
+                           c0, c1);
+    qts = start_with_faults(args);
+    check_threads(qts, c0, 2, c0, c1);
+    before = thread_sets(qts, &last);
+
+    arm_fault("sched_setaffinity", EPERM, last);
+    msg = g_strdup_printf("cannot place thread %d on host CPUs %s: "
+                          "Operation not permitted", last, c1);
+    assert_qmp_error(qts, msg, qtest_qmp(qts, "{ 'execute': 'qom-set',"
+                     " 'arguments': { 'path': '/objects/dflt',"
+                     " 'property': 'host-cpus', 'value': [%d] } }",
+                     host_cpu[1]));
+    assert_fault_fired();
+    assert_threads_unchanged(qts, before);
+    assert_host_cpus(qts, "/objects/dflt", host_cpu[0]);
+
+    /* what QEMU keeps of each thread is right: the change applies now */
+    qtest_qmp_assert_success(qts, "{ 'execute': 'qom-set', 'arguments':"
+                             " { 'path': '/objects/dflt', 'property':"
+                             " 'host-cpus', 'value': [%d] } }", host_cpu[1]);
+    check_threads(qts, c1, 2, c1, c1);
+    qtest_quit(qts);
+}
+
+/*
+ * sched_getaffinity fails on the last thread, which QEMU must read before
+ * it first places it: the object is not added, the others are put back
+ */
+static void test_fault_get(void)
+{
+    g_autofree char *c0 = HOST_CPU(0), *msg = NULL;
+    g_autoptr(GHashTable) before = NULL;
+    QTestState *qts;
+    int last;
+
+    qts = start_with_faults(MACHINE "-S -smp 2");
+    before = thread_sets(qts, &last);
+
+    arm_fault("sched_getaffinity", EPERM, last);
+    msg = g_strdup_printf("cannot read the host CPUs of thread %d: "
+                          "Operation not permitted", last);
+    assert_qmp_error(qts, msg, qtest_qmp(qts, "{ 'execute': 'object-add',"
+                     " 'arguments': { 'qom-type': 'vcpu-affinity',"
+                     " 'id': 'dflt', 'host-cpus': [%d] } }", host_cpu[0]));
+    assert_fault_fired();
+    assert_threads_unchanged(qts, before);
+    assert_rule(qts, 0, "");
+
+    qtest_qmp_assert_success(qts, "{ 'execute': 'object-add', 'arguments':"
+                             " { 'qom-type': 'vcpu-affinity', 'id': 'dflt',"
+                             " 'host-cpus': [%d] } }", host_cpu[0]);
+    check_threads(qts, c0, 2, c0, c0);
+    qtest_quit(qts);
+}
+
+/*
+ * A thread that exits between QEMU listing it and placing it (ESRCH) is
+ * passed over; the change applies to the others
+ */
+static void test_fault_thread_exits(void)
+{
+    g_autofree char *c0 = HOST_CPU(0), *c1 = NULL;
+    g_autoptr(GHashTable) before = NULL;
+    QTestState *qts;
+    int last;
+
+    if (!need_two_cpus()) {
+        return;
+    }
+    c1 = HOST_CPU(1);
+    qts = start_with_faults(MACHINE "-S -smp 2");
+    before = thread_sets(qts, &last);
+
+    /* while QEMU reads it, before it first places it */
+    arm_fault("sched_getaffinity", ESRCH, last);
+    qtest_qmp_assert_success(qts, "{ 'execute': 'object-add', 'arguments':"
+                             " { 'qom-type': 'vcpu-affinity', 'id': 'dflt',"
+                             " 'host-cpus': [%d] } }", host_cpu[0]);
+    assert_fault_fired();
+    assert_all_but(qts, last, allowed, c0);
+
+    /* while QEMU places it */
+    arm_fault("sched_setaffinity", ESRCH, last);
+    qtest_qmp_assert_success(qts, "{ 'execute': 'qom-set', 'arguments':"
+                             " { 'path': '/objects/dflt', 'property':"
+                             " 'host-cpus', 'value': [%d] } }", host_cpu[1]);
+    assert_fault_fired();
+    assert_all_but(qts, last, allowed, c1);
+    qtest_quit(qts);
+}
+
+/* libnuma fails: the rule keeps its host CPUs, no thread moves */
+static void test_fault_libnuma(void)
+{
+    g_autofree char *c0 = HOST_CPU(0), *cpus = NULL, *args = NULL;
+    g_autofree char *msg = NULL;
+    g_autoptr(GHashTable) before = NULL;
+    QTestState *qts;
+    QDict *rsp;
+    int node = host_node(&cpus), last;
+
+    if (node < 0) {
+        g_test_skip("no host NUMA node with the CPUs this process may use");
+        return;
+    }
+    args = g_strdup_printf(MACHINE "-S -smp 2"
+                           " -object vcpu-affinity,id=dflt,host-cpus=%s", c0);
+    qts = start_with_faults(args);
+    before = thread_sets(qts, &last);
+
+    arm_fault("numa_node_to_cpus", EIO, 0);
+    msg = g_strdup_printf("cannot read the CPUs of host node %d", node);
+    assert_qmp_error(qts, msg, qtest_qmp(qts, "{ 'execute': 'qom-set',"
+                     " 'arguments': { 'path': '/objects/dflt',"
+                     " 'property': 'host-nodes', 'value': [%d] } }", node));
+    assert_fault_fired();
+    arm_fault("numa_available", 0, 0);
+    assert_qmp_error(qts, "the host has no NUMA information",
+                     qtest_qmp(qts, "{ 'execute': 'object-add', 'arguments':"
+                               " { 'qom-type': 'emulator-affinity',"
+                               " 'id': 'emu', 'host-nodes': [%d] } }",
+                               node));
+    assert_fault_fired();
+    assert_threads_unchanged(qts, before);
+    assert_host_cpus(qts, "/objects/dflt", host_cpu[0]);
+    rsp = qtest_qmp(qts, "{ 'execute': 'qom-get', 'arguments':"
+                    " { 'path': '/objects/dflt', 'property': 'host-nodes' } }");
+    g_assert_cmpint(qlist_size(qdict_get_qlist(rsp, "return")), ==, 0);
+    qobject_unref(rsp);
+
+    qtest_qmp_assert_success(qts, "{ 'execute': 'qom-set', 'arguments':"
+                             " { 'path': '/objects/dflt', 'property':"
+                             " 'host-nodes', 'value': [%d] } }", node);
+    check_threads(qts, cpus, 2, cpus, cpus);
+    qtest_quit(qts);
+}
+
 int main(int argc, char **argv)
 {
-    int i;
+    g_autofree char *dir = NULL, *cwd = g_get_current_dir();
+    int i, ret;
 
     g_test_init(&argc, &argv, NULL);
     find_host_cpus();
+    dir = g_path_get_dirname(argv[0]);
+    fault_lib = g_path_is_absolute(dir) ?
+        g_build_filename(dir, "fault-inject.so", NULL) :
+        g_build_filename(cwd, dir, "fault-inject.so", NULL);
+    g_assert_true(g_file_test(fault_lib, G_FILE_TEST_EXISTS));
+    fault_file = g_strdup_printf("%s/vcpu-affinity-fault-%d",
+                                 g_get_tmp_dir(), getpid());
     if (!strcmp(qtest_get_arch(), "aarch64")) {
         /* the placement code is machine-independent; q35 covers the rest */
         qtest_add_func("vcpu-affinity/virt", test_virt);
@@ -638,11 +797,18 @@ int main(int argc, char **argv)
     qtest_add_func("vcpu-affinity/hotplug", test_hotplug);
     qtest_add_func("vcpu-affinity/info", test_info);
     qtest_add_func("vcpu-affinity/qmp-errors", test_qmp_errors);
+    qtest_add_func("vcpu-affinity/fault/set", test_fault_set);
+    qtest_add_func("vcpu-affinity/fault/get", test_fault_get);
+    qtest_add_func("vcpu-affinity/fault/thread-exits",
+                   test_fault_thread_exits);
+    qtest_add_func("vcpu-affinity/fault/libnuma", test_fault_libnuma);
     for (i = 0; i < ARRAY_SIZE(error_cases); i++) {
         g_autofree char *name = g_strdup_printf(
             "vcpu-affinity/startup-error/%s", error_cases[i].name);
 
         qtest_add_data_func(name, &error_cases[i], test_startup_error);
     }
-    return g_test_run();
+    ret = g_test_run();
+    unlink(fault_file);
+    return ret;
 }

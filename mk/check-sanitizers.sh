@@ -1,0 +1,113 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# make check-sanitizers: QEMU built a second time, in $B/src/build-san,
+# with --enable-sanitizers (AddressSanitizer, which brings LeakSanitizer,
+# and UndefinedBehaviorSanitizer), for x86_64 only: every object of the
+# series exists there, and aarch64 would double the build for the same
+# code.  It runs our own qtests and the seeded QMP sequence, and the
+# generic initiator and port cases of bios-tables-test, with every
+# report written to $B/check-sanitizers/reports/ (log_path).
+# mk/sanitizer-reports.py then reads the reports: it fails on any that
+# involves our code (a frame in a file of the series, or in a line the
+# series adds to a QEMU file), and lists the others.  Last, the start-up
+# error cases run once more with the reports on stderr, where ASan's own
+# notices must not fail them.
+set -u
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+B=${B:-$top/.build}
+SRC=$B/src
+BLD=$SRC/build-san
+LOG=$B/check-sanitizers
+FIRMWAREPATH=$1
+TESTS="generic-initiator-test generic-port-test vcpu-affinity-test
+cache-monitor-test topology-fuzz-test"
+start=$(date +%s)
+
+CONFIGURE_BUILD=build-san CONFIGURE_TARGETS=x86_64-softmmu \
+CONFIGURE_EXTRA=--enable-sanitizers \
+    "$top/mk/configure.sh" "$FIRMWAREPATH" || exit 1
+echo "check-sanitizers: ninja in $BLD (x86_64, --enable-sanitizers)"
+# shellcheck disable=SC2086
+ninja -C "$BLD" --quiet qemu-system-x86_64 tests/qtest/fault-inject.so \
+    tests/qtest/bios-tables-test $(printf 'tests/qtest/%s ' $TESTS) ||
+    exit 1
+"$top/mk/bundle.sh" "$BLD" "$FIRMWAREPATH" "$B/firmware" || exit 1
+echo "check-sanitizers: built in $(($(date +%s) - start)) s"
+
+rm -rf "$LOG"
+mkdir -p "$LOG/reports"
+# halt_on_error stays on for ASan: a memory error ends the process, and
+# the test with it.  Leaks are reported at exit without changing QEMU's
+# exit status, which the tests check.  ASan cannot follow coroutine
+# stacks through longjmp: detect_stack_use_after_return would report
+# their frames.  The fault-injection library is preloaded before ASan's
+# runtime (verify_asan_link_order).
+asan="detect_leaks=1:verify_asan_link_order=0:detect_stack_use_after_return=0"
+export LSAN_OPTIONS="exitcode=0"
+export UBSAN_OPTIONS="print_stacktrace=1:log_path=$LOG/reports/ubsan"
+export ASAN_OPTIONS="$asan:log_path=$LOG/reports/asan"
+
+pass=0
+fail=0
+failed=""
+# run NAME TEST [ARGS...]: one qtest program, in the build directory
+run() {
+    name=$1 t=$2
+    shift 2
+    l="$LOG/$name.log"
+    t0=$(date +%s)
+    if (cd "$BLD" && TEST_ACPI_TCG_ONLY=1 QTEST_QEMU_BINARY=./qemu-system-x86_64 \
+            timeout 1200 "tests/qtest/$t" "$@") > "$l" 2>&1 &&
+       ! grep -q '^not ok' "$l"; then
+        pass=$((pass + 1))
+        echo "  ok    $name: $(grep -c '^ok' "$l") cases ($(($(date +%s) - t0)) s)"
+    else
+        fail=$((fail + 1))
+        failed="$failed $name"
+        echo "  FAIL  $name  (log: $l)"
+        grep -E '^(not ok|\*\*|topology-fuzz:)' "$l" | head -n 5 |
+            sed 's/^/        /'
+    fi
+}
+
+echo "check-sanitizers: our qtests under ASan+UBSan (x86_64)"
+for t in $TESTS; do
+    run "$t" "$t"
+done
+# the generic initiator and port tables, built by our code, on q35 and pc
+cases=$(cd "$BLD" && TEST_ACPI_TCG_ONLY=1 \
+        QTEST_QEMU_BINARY=./qemu-system-x86_64 tests/qtest/bios-tables-test \
+        -l 2>/dev/null | grep -E '/(gi|gp)-[^/]*$')
+# shellcheck disable=SC2046
+run bios-tables-test-gi-gp bios-tables-test $(printf -- '-p %s ' $cases)
+
+# the start-up errors, with ASan's notices on stderr
+ASAN_OPTIONS="$asan" UBSAN_OPTIONS="print_stacktrace=1" run \
+    startup-errors-stderr generic-initiator-test \
+    -p /x86_64/generic-initiator/startup-error
+ASAN_OPTIONS="$asan" UBSAN_OPTIONS="print_stacktrace=1" run \
+    startup-errors-stderr-affinity vcpu-affinity-test \
+    -p /x86_64/vcpu-affinity/startup-error
+if grep -q "==WARNING: ASan doesn't fully support makecontext" \
+        "$LOG"/startup-errors-stderr*.log; then
+    echo "  (ASan's makecontext notice reached the tests' stderr)"
+fi
+
+echo "check-sanitizers: sanitizer reports"
+if python3 "$top/mk/sanitizer-reports.py" --src "$SRC" --base "$B/base" \
+        --build "$BLD" --series "$top/patches" "$LOG/reports" \
+        > "$LOG/reports.txt" 2>&1; then
+    pass=$((pass + 1))
+    sed 's/^/  /' "$LOG/reports.txt"
+else
+    fail=$((fail + 1))
+    failed="$failed sanitizer-reports"
+    sed 's/^/  /' "$LOG/reports.txt"
+fi
+
+echo
+echo "check-sanitizers: $pass passed, $fail failed" \
+     "($(($(date +%s) - start)) s)${failed:+; failed:$failed}"
+[ $fail -eq 0 ]
