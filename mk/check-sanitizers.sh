@@ -29,10 +29,15 @@ CONFIGURE_BUILD=build-san CONFIGURE_TARGETS=x86_64-softmmu \
 CONFIGURE_EXTRA=--enable-sanitizers \
     "$top/mk/configure.sh" "$FIRMWAREPATH" || exit 1
 echo "check-sanitizers: ninja in $BLD (x86_64, --enable-sanitizers)"
+# QEMU's own code warns under the sanitizers: keep it in a log
 # shellcheck disable=SC2086
-ninja -C "$BLD" --quiet qemu-system-x86_64 tests/qtest/fault-inject.so \
-    tests/qtest/bios-tables-test $(printf 'tests/qtest/%s ' $TESTS) ||
+if ! ninja -C "$BLD" qemu-system-x86_64 tests/qtest/fault-inject.so \
+        tests/qtest/bios-tables-test $(printf 'tests/qtest/%s ' $TESTS) \
+        > "$B/build-san.log" 2>&1; then
+    grep -E 'error|FAILED' "$B/build-san.log" | head -n 20 >&2
+    echo "check-sanitizers: ERROR: the build failed, see $B/build-san.log" >&2
     exit 1
+fi
 "$top/mk/bundle.sh" "$BLD" "$FIRMWAREPATH" "$B/firmware" || exit 1
 echo "check-sanitizers: built in $(($(date +%s) - start)) s"
 
@@ -43,8 +48,11 @@ mkdir -p "$LOG/reports"
 # exit status, which the tests check.  ASan cannot follow coroutine
 # stacks through longjmp: detect_stack_use_after_return would report
 # their frames.  The fault-injection library is preloaded before ASan's
-# runtime (verify_asan_link_order).
+# runtime (verify_asan_link_order).  Stacks of allocations are unwound
+# fully: the fast unwinder stops in the C library and glib, which would
+# leave a leak with no frame of its owner.
 asan="detect_leaks=1:verify_asan_link_order=0:detect_stack_use_after_return=0"
+asan="$asan:fast_unwind_on_malloc=0"
 export LSAN_OPTIONS="exitcode=0"
 export UBSAN_OPTIONS="print_stacktrace=1:log_path=$LOG/reports/ubsan"
 export ASAN_OPTIONS="$asan:log_path=$LOG/reports/asan"
@@ -83,17 +91,19 @@ cases=$(cd "$BLD" && TEST_ACPI_TCG_ONLY=1 \
 # shellcheck disable=SC2046
 run bios-tables-test-gi-gp bios-tables-test $(printf -- '-p %s ' $cases)
 
-# the start-up errors, with ASan's notices on stderr
-ASAN_OPTIONS="$asan" UBSAN_OPTIONS="print_stacktrace=1" run \
-    startup-errors-stderr generic-initiator-test \
-    -p /x86_64/generic-initiator/startup-error
-ASAN_OPTIONS="$asan" UBSAN_OPTIONS="print_stacktrace=1" run \
-    startup-errors-stderr-affinity vcpu-affinity-test \
-    -p /x86_64/vcpu-affinity/startup-error
-if grep -q "==WARNING: ASan doesn't fully support makecontext" \
-        "$LOG"/startup-errors-stderr*.log; then
-    echo "  (ASan's makecontext notice reached the tests' stderr)"
-fi
+# the start-up errors, with ASan's notices on stderr (and any report: it
+# fails the case)
+for t in generic-initiator:startup generic-port:startup \
+         vcpu-affinity:startup-error cache-monitor:startup; do
+    ASAN_OPTIONS="$asan" UBSAN_OPTIONS="print_stacktrace=1" run \
+        "stderr-${t%%:*}-${t#*:}" "${t%%:*}-test" -p "/x86_64/${t%%:*}/${t#*:}"
+done
+# what those cases tolerate: QEMU's stderr on a start-up error
+notice=$(cd "$BLD" && ASAN_OPTIONS="$asan" ./qemu-system-x86_64 -machine q35 \
+             -display none -object acpi-generic-initiator,id=gi0 2>&1 |
+         grep -c "WARNING: ASan doesn't fully support makecontext")
+echo "  (ASan's makecontext notice in a start-up error's stderr: $notice" \
+     "line(s))"
 
 echo "check-sanitizers: sanitizer reports"
 if python3 "$top/mk/sanitizer-reports.py" --src "$SRC" --base "$B/base" \

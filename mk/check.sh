@@ -7,6 +7,8 @@
 #   2. the stock bios-tables-test cases (x86_64: pc, q35, microvm; aarch64:
 #      virt) against the expected blobs, every case under TCG,
 #   3. our own qtests (QTEST_JOBS, ARCH:TEST, from the Makefile),
+#      the seeded QMP sequence (topology-fuzz-test, its seed shown) and
+#      the host faults of vcpu-affinity-test among them,
 #   4. guest tests: Debian's Linux booted under TCG on x86 q35 and Arm
 #      virt with each topology in tests/guest/topologies/, checking what
 #      the guest sees (tests/guest/numa-guest.py; assets from
@@ -76,9 +78,11 @@ unit_qtest() {
     qtest_run "$all" "$arch" "$t" "$@"
     rc=$?
     reported=0
+    # a seeded test prints its seed: show it, so that a run can be repeated
+    seed=$(sed -n 's/^topology-fuzz: \(seed [0-9]*\).*/\1/p' "$all" | head -n 1)
     for c; do
         if grep -q "^ok [0-9]* $c\$" "$all"; then
-            result ok "$c"
+            result ok "$c${seed:+ ($seed)}"
             reported=$((reported + 1))
             continue
         fi
@@ -232,6 +236,12 @@ for part in firmware guest; do
 done
 echo "check: accelerator: TCG for every case (TEST_ACPI_TCG_ONLY=1)," \
      "whether /dev/kvm exists or not"
+# One seed for the QMP sequence, new each run unless given: a case that
+# runs again alone runs the same sequence
+QTEST_FUZZ_SEED=${QTEST_FUZZ_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
+export QTEST_FUZZ_SEED
+echo "check: QMP sequence seed $QTEST_FUZZ_SEED (QTEST_FUZZ_SEED=N make check" \
+     "repeats it)"
 
 # 1. style ----------------------------------------------------------------
 echo "check: checkpatch"
@@ -373,12 +383,16 @@ for j in $jobs; do
     fi
     echo "${t} ($arch)|$ids" >> "$LOG/order"
 done
-# UEFI boots on Arm first: they are the longest cases
+# UEFI boots on Arm first, and the QMP sequence: they are the longest
 for j in $jobs; do
-    case $j in aarch64:*) cat "$LOG/units-${j%%:*}-${j#*:}" ;; esac
+    case $j in aarch64:*|*:topology-fuzz-test)
+        cat "$LOG/units-${j%%:*}-${j#*:}" ;;
+    esac
 done >> "$LOG/units.list"
 for j in $jobs; do
-    case $j in aarch64:*) ;; *) cat "$LOG/units-${j%%:*}-${j#*:}" ;; esac
+    case $j in aarch64:*|*:topology-fuzz-test) ;;
+        *) cat "$LOG/units-${j%%:*}-${j#*:}" ;;
+    esac
 done >> "$LOG/units.list"
 guest_ids=$(for arch in x86_64 aarch64; do
                 for t in $(arch_topologies $arch); do

@@ -9,8 +9,9 @@ Each ASan error, each leak ("Direct leak of ..." or "Indirect leak of
 report involves our code when one of its source locations is in a file
 of this repository (our files, at QEMU's paths) or in a line that the
 series adds to a QEMU file (the difference between the base and the
-patched tree).  Those fail the run; the others are QEMU's own, listed
-once each.  Notices ("==PID==WARNING: ...") are counted, not reports.
+patched tree).  Those fail the run, and so does a report with no source
+location in QEMU's tree at all, whose owner cannot be told; the others
+are QEMU's own, listed once each.  Notices ("==PID==WARNING: ...") are counted, not reports.
 """
 
 import argparse
@@ -119,6 +120,9 @@ def main():
             notices[n] = notices.get(n, 0) + 1
         for title, frames in reports:
             hit = [fr for fr in frames if ours(fr[1], fr[2])]
+            if not hit and not any(ours.rel(fr[1]) for fr in frames):
+                # no frame in QEMU's tree: whose it is cannot be told
+                hit = [('(no frame in the tree)', '?', 0)]
             if hit:
                 mine.append((name, title, hit[0], frames))
             else:

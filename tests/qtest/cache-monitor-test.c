@@ -194,21 +194,19 @@ static void test_groups_and_stats(void)
     Tree t;
     QTestState *qts;
     g_autofree char *vcpus = NULL, *emulator = NULL;
-    g_autofree char *out = NULL;
+    g_autofree char *out = NULL, *stale = NULL, *l3 = NULL;
     int tids[2];
 
     tree_init(&t, "16\n", ALL_FEATURES);
     /* a group of a QEMU that has gone */
-    g_assert_cmpint(g_mkdir_with_parents(
-        g_strdup_printf("%s/mon_groups/qemu-999999-cm0-vcpus", t.root),
-        0755), ==, 0);
+    stale = g_strdup_printf("%s/mon_groups/qemu-999999-cm0-vcpus", t.root);
+    g_assert_cmpint(g_mkdir_with_parents(stale, 0755), ==, 0);
     qts = start(&t, "-smp 2", "");
     vcpus = group_dir(&t, qts, "vcpus");
     emulator = group_dir(&t, qts, "emulator");
     g_assert_true(g_file_test(vcpus, G_FILE_TEST_IS_DIR));
     g_assert_true(g_file_test(emulator, G_FILE_TEST_IS_DIR));
-    g_assert_false(g_file_test(g_strdup_printf(
-        "%s/mon_groups/qemu-999999-cm0-vcpus", t.root), G_FILE_TEST_EXISTS));
+    g_assert_false(g_file_test(stale, G_FILE_TEST_EXISTS));
 
     /* the vCPU threads in the vCPUs' group, the others in the emulator's */
     vcpu_tids(qts, tids, 2);
@@ -233,8 +231,8 @@ static void test_groups_and_stats(void)
     g_assert_nonnull(strstr(out, "mbm-total (cumulative, B): 200002"));
 
     /* "Unavailable": an error, and the VM runs on */
-    put(g_strdup_printf("%s/mon_data/mon_L3_01", vcpus), "mbm_total_bytes",
-        "Unavailable\n");
+    l3 = g_strdup_printf("%s/mon_data/mon_L3_01", vcpus);
+    put(l3, "mbm_total_bytes", "Unavailable\n");
     {
         QDict *rsp = qtest_qmp(qts, "{ 'execute': 'query-stats',"
                                " 'arguments': { 'target': 'vm' } }");
@@ -378,9 +376,11 @@ static void test_startup_error(const void *opaque)
     if (c->rmids) {
         tree_init(&t, c->rmids, c->features);
     } else if (strcmp(c->name, "no-resctrl")) {
+        g_autofree char *groups = NULL;
+
         t.root = g_dir_make_tmp("resctrl-XXXXXX", NULL);
-        g_assert_cmpint(g_mkdir_with_parents(
-            g_strdup_printf("%s/mon_groups", t.root), 0755), ==, 0);
+        groups = g_strdup_printf("%s/mon_groups", t.root);
+        g_assert_cmpint(g_mkdir_with_parents(groups, 0755), ==, 0);
     }
     root = g_strdup(t.root ?: "/nonexistent");
     cmd = g_strdup_printf("%s " MACHINE "-display none -S -smp 4 "

@@ -15,9 +15,15 @@
  * so that a test knows the fault happened.  Each call that goes through
  * writes SKIP - 1 back.  The calls that the tests arm are made under
  * QEMU's big lock, one at a time.
+ *
+ * It is loaded into processes that know nothing of QEMU (the shell that
+ * qtest starts QEMU with, too), so it uses the C library only, not
+ * qemu/osdep.h.
  */
 
-#define _GNU_SOURCE
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE         /* RTLD_NEXT, cpu_set_t */
+#endif
 #include <dlfcn.h>
 #include <errno.h>
 #include <sched.h>
@@ -26,6 +32,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* libnuma's, with its struct bitmask left opaque */
+int numa_available(void);
+int numa_node_to_cpus(int node, void *mask);
 
 /* Whether this call of @func on @tid fails, and with which errno */
 static bool fault_now(const char *func, pid_t tid, int *err)
@@ -96,7 +106,6 @@ int sched_getaffinity(pid_t tid, size_t size, cpu_set_t *set)
     return real(tid, size, set);
 }
 
-/* libnuma's, with its struct bitmask left opaque */
 int numa_available(void)
 {
     int (*real)(void) = next(__func__);

@@ -361,7 +361,24 @@ static QObject *qom_get(Fuzz *f, const char *id, const char *prop)
     return v;
 }
 
-/* The objects of our types, and their properties */
+/* Is there an object of kind @k in @node? */
+static bool node_has(Fuzz *f, int k, int node)
+{
+    int i;
+
+    for (i = 0; i < nb_ids(k); i++) {
+        if (f->objs[k][i] && qdict_get_int(f->objs[k][i], "node") == node) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * The objects of our types, and their properties.  The HMAT that the
+ * command line gives names node 2 as an initiator and node 3 as a target:
+ * neither may lose the last object that makes it one.
+ */
 static void check_objects(Fuzz *f)
 {
     QDict *rsp = qtest_qmp(f->qts, "{ 'execute': 'qom-list', 'arguments':"
@@ -394,6 +411,10 @@ static void check_objects(Fuzz *f)
         }
     }
     qobject_unref(rsp);
+    if (!node_has(f, GI, 2) || !node_has(f, GP, 3)) {
+        fuzz_fail(f, "node 2 has lost its last generic initiator, or node 3 "
+                  "its last generic port, while HMAT names them");
+    }
 
     for (k = 0; k < NB_KINDS; k++) {
         for (i = 0; i < nb_ids(k); i++) {
