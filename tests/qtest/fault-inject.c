@@ -33,10 +33,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* libnuma's, with its struct bitmask left opaque */
-int numa_available(void);
-int numa_node_to_cpus(int node, void *mask);
-
 /* Whether this call of @func on @tid fails, and with which errno */
 static bool fault_now(const char *func, pid_t tid, int *err)
 {
@@ -106,6 +102,7 @@ int sched_getaffinity(pid_t tid, size_t size, cpu_set_t *set)
     return real(tid, size, set);
 }
 
+/* libnuma's, with its struct bitmask left opaque */
 int numa_available(void)
 {
     int (*real)(void) = next(__func__);
