@@ -6,9 +6,10 @@
 # and UndefinedBehaviorSanitizer), for x86_64 only: every object of the
 # series exists there, and aarch64 would double the build for the same
 # code.  It runs our own qtests and the seeded QMP sequence, and the
-# generic initiator and port cases of bios-tables-test, with every
-# report written to $B/check-sanitizers/reports/ (log_path).
-# mk/sanitizer-reports.py then reads the reports: it fails on any that
+# generic initiator and port cases of bios-tables-test, with ASan's
+# reports written to $B/check-sanitizers/reports/ (log_path); UBSan's go
+# to QEMU's stderr, which is in the tests' logs.
+# mk/sanitizer-reports.py then reads both: it fails on any report that
 # involves our code (a frame in a file of the series, or in a line the
 # series adds to a QEMU file), and lists the others.  Last, the start-up
 # error cases run once more with the reports on stderr, where ASan's own
@@ -65,7 +66,7 @@ mkdir -p "$LOG/reports"
 asan="detect_leaks=1:verify_asan_link_order=0:detect_stack_use_after_return=0"
 asan="$asan:fast_unwind_on_malloc=0"
 export LSAN_OPTIONS="exitcode=0"
-export UBSAN_OPTIONS="print_stacktrace=1:log_path=$LOG/reports/ubsan"
+export UBSAN_OPTIONS="print_stacktrace=1"
 export ASAN_OPTIONS="$asan:log_path=$LOG/reports/asan"
 
 pass=0
@@ -118,7 +119,7 @@ echo "  (ASan's makecontext notice in a start-up error's stderr: $notice" \
 
 echo "check-sanitizers: sanitizer reports"
 if python3 "$top/mk/sanitizer-reports.py" --src "$SRC" --base "$B/base" \
-        --build "$BLD" --series "$top/patches" "$LOG/reports" \
+        --build "$BLD" --series "$top/patches" "$LOG/reports" "$LOG"/*.log \
         > "$LOG/reports.txt" 2>&1; then
     pass=$((pass + 1))
     sed 's/^/  /' "$LOG/reports.txt"

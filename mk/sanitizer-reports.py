@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Read the sanitizer reports of make check-sanitizers and fail on ours.
 
-The reports are the files that AddressSanitizer (with LeakSanitizer) and
-UndefinedBehaviorSanitizer write with log_path: asan.PID and ubsan.PID.
+The reports are the files that AddressSanitizer (with LeakSanitizer)
+writes with log_path (asan.PID), and the tests' logs: UBSan, linked
+beside ASan by gcc 12, writes to the process's stderr whatever
+UBSAN_OPTIONS says, and QEMU's stderr is the test's log.
 Each ASan error, each leak ("Direct leak of ..." or "Indirect leak of
 ..." with its stack) and each UBSan "runtime error" is one report.  A
 report involves our code when one of its source locations is in a file
@@ -105,16 +107,24 @@ def main():
     ap.add_argument('--build', required=True, help='the build directory')
     ap.add_argument('--series', required=True, help='patches/ (unused '
                     'but for the repository it is in)')
-    ap.add_argument('reports', help='the directory of asan.*, ubsan.*')
+    ap.add_argument('reports', nargs='+', help='the directory of asan.*, '
+                    'ubsan.*, and the tests\' logs')
     args = ap.parse_args()
     top = os.path.dirname(os.path.abspath(args.series))
     ours = Ours(top, os.path.abspath(args.src), os.path.abspath(args.base),
                 os.path.abspath(args.build))
 
     mine, stock, notices = [], {}, {}
-    names = sorted(os.listdir(args.reports))
-    for name in names:
-        with open(os.path.join(args.reports, name), errors='replace') as f:
+    paths = []
+    for p in args.reports:
+        if os.path.isdir(p):
+            paths += [os.path.join(p, n) for n in sorted(os.listdir(p))]
+        else:
+            paths.append(p)
+    names = [os.path.basename(p) for p in paths]
+    for path in paths:
+        name = os.path.basename(path)
+        with open(path, errors='replace') as f:
             reports, nots = split_reports(f.read())
         for n in nots:
             notices[n] = notices.get(n, 0) + 1
@@ -131,7 +141,7 @@ def main():
                        top_frame[1].split('/')[-1])
                 stock[key] = stock.get(key, 0) + 1
 
-    print('%d report file(s); %d report(s) involve our code, %d do not'
+    print('%d file(s) read; %d report(s) involve our code, %d do not'
           % (len(names), len(mine), sum(stock.values())))
     for n, count in sorted(notices.items()):
         print('notice (%d process(es)): %s' % (count, n[:100]))

@@ -252,9 +252,7 @@ static void test_runtime(void)
                              " { 'path': '/objects/p1', 'property':"
                              " 'host-cpus', 'value': [%d] } }", host_cpu[0]);
     check_threads(qts, c0, 2, c0, c0);
-    qtest_qmp_assert_success(qts, "{ 'execute': 'qom-set', 'arguments':"
-                             " { 'path': '/objects/dflt', 'property':"
-                             " 'host-cpus', 'value': [%d] } }", host_cpu[1]);
+    assert_ok(set_host(qts, "dflt", "host-cpus", host_cpu[1]));
     check_threads(qts, c1, 2, c1, c0);
 
     /* a rejected qom-set changes nothing */
@@ -618,6 +616,30 @@ static void assert_host_cpus(QTestState *qts, const char *id, int cpu)
     qobject_unref(rsp);
 }
 
+/* qom-set of rule @id's @prop (host-cpus or host-nodes) to [@v] */
+static QDict *set_host(QTestState *qts, const char *id, const char *prop,
+                       int v)
+{
+    g_autofree char *path = g_strdup_printf("/objects/%s", id);
+
+    return qtest_qmp(qts, "{ 'execute': 'qom-set', 'arguments': { 'path': %s,"
+                     " 'property': %s, 'value': [%d] } }", path, prop, v);
+}
+
+/* object-add of a default vcpu-affinity rule 'dflt' on host CPU @cpu */
+static QDict *add_default(QTestState *qts, int cpu)
+{
+    return qtest_qmp(qts, "{ 'execute': 'object-add', 'arguments':"
+                     " { 'qom-type': 'vcpu-affinity', 'id': 'dflt',"
+                     " 'host-cpus': [%d] } }", cpu);
+}
+
+static void assert_ok(QDict *rsp)
+{
+    g_assert_true(qdict_haskey(rsp, "return"));
+    qobject_unref(rsp);
+}
+
 /* sched_setaffinity fails on the last thread: the others are put back */
 static void test_fault_set(void)
 {
@@ -642,18 +664,13 @@ static void test_fault_set(void)
     arm_fault("sched_setaffinity", EPERM, last);
     msg = g_strdup_printf("cannot place thread %d on host CPUs %s: "
                           "Operation not permitted", last, c1);
-    assert_qmp_error(qts, msg, qtest_qmp(qts, "{ 'execute': 'qom-set',"
-                     " 'arguments': { 'path': '/objects/dflt',"
-                     " 'property': 'host-cpus', 'value': [%d] } }",
-                     host_cpu[1]));
+    assert_qmp_error(qts, msg, set_host(qts, "dflt", "host-cpus", host_cpu[1]));
     assert_fault_fired();
     assert_threads_unchanged(qts, before);
     assert_host_cpus(qts, "/objects/dflt", host_cpu[0]);
 
     /* what QEMU keeps of each thread is right: the change applies now */
-    qtest_qmp_assert_success(qts, "{ 'execute': 'qom-set', 'arguments':"
-                             " { 'path': '/objects/dflt', 'property':"
-                             " 'host-cpus', 'value': [%d] } }", host_cpu[1]);
+    assert_ok(set_host(qts, "dflt", "host-cpus", host_cpu[1]));
     check_threads(qts, c1, 2, c1, c1);
     qtest_quit(qts);
 }
@@ -675,16 +692,12 @@ static void test_fault_get(void)
     arm_fault("sched_getaffinity", EPERM, last);
     msg = g_strdup_printf("cannot read the host CPUs of thread %d: "
                           "Operation not permitted", last);
-    assert_qmp_error(qts, msg, qtest_qmp(qts, "{ 'execute': 'object-add',"
-                     " 'arguments': { 'qom-type': 'vcpu-affinity',"
-                     " 'id': 'dflt', 'host-cpus': [%d] } }", host_cpu[0]));
+    assert_qmp_error(qts, msg, add_default(qts, host_cpu[0]));
     assert_fault_fired();
     assert_threads_unchanged(qts, before);
     assert_rule(qts, 0, "");
 
-    qtest_qmp_assert_success(qts, "{ 'execute': 'object-add', 'arguments':"
-                             " { 'qom-type': 'vcpu-affinity', 'id': 'dflt',"
-                             " 'host-cpus': [%d] } }", host_cpu[0]);
+    assert_ok(add_default(qts, host_cpu[0]));
     check_threads(qts, c0, 2, c0, c0);
     qtest_quit(qts);
 }
@@ -709,17 +722,13 @@ static void test_fault_thread_exits(void)
 
     /* while QEMU reads it, before it first places it */
     arm_fault("sched_getaffinity", ESRCH, last);
-    qtest_qmp_assert_success(qts, "{ 'execute': 'object-add', 'arguments':"
-                             " { 'qom-type': 'vcpu-affinity', 'id': 'dflt',"
-                             " 'host-cpus': [%d] } }", host_cpu[0]);
+    assert_ok(add_default(qts, host_cpu[0]));
     assert_fault_fired();
     assert_all_but(qts, last, allowed, c0);
 
     /* while QEMU places it */
     arm_fault("sched_setaffinity", ESRCH, last);
-    qtest_qmp_assert_success(qts, "{ 'execute': 'qom-set', 'arguments':"
-                             " { 'path': '/objects/dflt', 'property':"
-                             " 'host-cpus', 'value': [%d] } }", host_cpu[1]);
+    assert_ok(set_host(qts, "dflt", "host-cpus", host_cpu[1]));
     assert_fault_fired();
     assert_all_but(qts, last, allowed, c1);
     qtest_quit(qts);
@@ -746,9 +755,7 @@ static void test_fault_libnuma(void)
 
     arm_fault("numa_node_to_cpus", EIO, 0);
     msg = g_strdup_printf("cannot read the CPUs of host node %d", node);
-    assert_qmp_error(qts, msg, qtest_qmp(qts, "{ 'execute': 'qom-set',"
-                     " 'arguments': { 'path': '/objects/dflt',"
-                     " 'property': 'host-nodes', 'value': [%d] } }", node));
+    assert_qmp_error(qts, msg, set_host(qts, "dflt", "host-nodes", node));
     assert_fault_fired();
     arm_fault("numa_available", 0, 0);
     assert_qmp_error(qts, "the host has no NUMA information",
@@ -764,9 +771,7 @@ static void test_fault_libnuma(void)
     g_assert_cmpint(qlist_size(qdict_get_qlist(rsp, "return")), ==, 0);
     qobject_unref(rsp);
 
-    qtest_qmp_assert_success(qts, "{ 'execute': 'qom-set', 'arguments':"
-                             " { 'path': '/objects/dflt', 'property':"
-                             " 'host-nodes', 'value': [%d] } }", node);
+    assert_ok(set_host(qts, "dflt", "host-nodes", node));
     check_threads(qts, cpus, 2, cpus, cpus);
     qtest_quit(qts);
 }
