@@ -82,7 +82,9 @@ run() {
             timeout 1200 "tests/qtest/$t" "$@") > "$l" 2>&1 &&
        ! grep -q '^not ok' "$l"; then
         pass=$((pass + 1))
-        echo "  ok    $name: $(grep -c '^ok' "$l") cases ($(($(date +%s) - t0)) s)"
+        seed=$(sed -n 's/^topology-fuzz: \(seed [0-9]*\).*/, \1/p' "$l")
+        echo "  ok    $name: $(grep -c '^ok' "$l") cases" \
+             "($(($(date +%s) - t0)) s$seed)"
     else
         fail=$((fail + 1))
         failed="$failed $name"
