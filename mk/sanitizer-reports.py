@@ -105,8 +105,8 @@ def main():
     ap.add_argument('--src', required=True, help='the patched tree')
     ap.add_argument('--base', required=True, help='the pristine base')
     ap.add_argument('--build', required=True, help='the build directory')
-    ap.add_argument('--series', required=True, help='patches/ (unused '
-                    'but for the repository it is in)')
+    ap.add_argument('--series', required=True, help='the repository\'s '
+                    'patches/: the files of that repository are ours')
     ap.add_argument('reports', nargs='+', help='the directory of asan.*, '
                     'ubsan.*, and the tests\' logs')
     args = ap.parse_args()
