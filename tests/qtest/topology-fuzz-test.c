@@ -272,47 +272,59 @@ static bool list_empty(QDict *props, const char *name)
 /* Is device @id linked by a generic initiator or port? */
 static bool device_linked(Fuzz *f, const char *id)
 {
-    int i;
+    int k, i;
 
-    for (i = 0; i < nb_ids(GI); i++) {
-        if (f->objs[GI][i] &&
-            !strcmp(qdict_get_str(f->objs[GI][i], "pci-dev"), id)) {
-            return true;
-        }
-    }
-    for (i = 0; i < nb_ids(GP); i++) {
-        if (f->objs[GP][i] &&
-            !strcmp(qdict_get_str(f->objs[GP][i], "pci-bus"), id)) {
-            return true;
+    for (k = GI; k <= GP; k++) {
+        for (i = 0; i < nb_ids(k); i++) {
+            if (f->objs[k][i] &&
+                !strcmp(qdict_get_str(f->objs[k][i], kinds[k].props[0]),
+                        id)) {
+                return true;
+            }
         }
     }
     return false;
 }
 
+/* Is vcpu-affinity rule @p a default rule (neither vcpus nor node)? */
+static bool is_default_rule(QDict *p)
+{
+    return list_empty(p, "vcpus") && !qdict_haskey(p, "node");
+}
+
+/* The default vcpu-affinity rule, or -1 */
+static int default_rule(Fuzz *f)
+{
+    int i;
+
+    for (i = 0; i < nb_ids(VA); i++) {
+        if (f->objs[VA][i] && is_default_rule(f->objs[VA][i])) {
+            return i;
+        }
+    }
+    return -1;
+}
+
 /* The vcpu-affinity rule of vCPU @index: vcpus, then node, then default */
 static int vcpu_rule(Fuzz *f, int index)
 {
-    int node = index / 2, i, by_node = -1, dflt = -1;
+    int node = index / 2, i, by_node = -1;
 
     for (i = 0; i < nb_ids(VA); i++) {
         QDict *p = f->objs[VA][i];
 
-        if (!p) {
+        if (!p || is_default_rule(p)) {
             continue;
         }
         if (!list_empty(p, "vcpus")) {
             if (list_has(p, "vcpus", index)) {
                 return i;
             }
-        } else if (qdict_haskey(p, "node")) {
-            if (qdict_get_int(p, "node") == node) {
-                by_node = i;
-            }
-        } else {
-            dflt = i;
+        } else if (qdict_get_int(p, "node") == node) {
+            by_node = i;
         }
     }
-    return by_node >= 0 ? by_node : dflt;
+    return by_node >= 0 ? by_node : default_rule(f);
 }
 
 /* "0-1": the host CPUs rule @p gives, the start set for none */
@@ -446,7 +458,7 @@ static void check_objects(Fuzz *f)
 /* Where each thread runs, and query-vcpu-affinity's rules */
 static void check_threads(Fuzz *f)
 {
-    int tids[NB_VCPUS], i, ea = -1, dflt = -1;
+    int tids[NB_VCPUS], i, ea = -1, dflt;
     g_autofree char *task = g_strdup_printf("/proc/%d/task", f->pid);
     g_autofree char *emulator = NULL;
     QDict *rsp;
@@ -486,13 +498,7 @@ static void check_threads(Fuzz *f)
     for (i = 0; i < nb_ids(EA); i++) {
         ea = f->objs[EA][i] ? i : ea;
     }
-    for (i = 0; i < nb_ids(VA); i++) {
-        QDict *p = f->objs[VA][i];
-
-        if (p && list_empty(p, "vcpus") && !qdict_haskey(p, "node")) {
-            dflt = i;
-        }
-    }
+    dflt = default_rule(f);
     emulator = rule_cpus(f, ea >= 0 ? f->objs[EA][ea] :
                          dflt >= 0 ? f->objs[VA][dflt] : NULL);
     dir = g_dir_open(task, 0, NULL);
