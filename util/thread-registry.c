@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The registry of QEMU's threads and their roles, by host thread id: see
+ * include/qemu/thread-registry.h.
+ *
+ * Threads start and end concurrently, from any thread, so the registry
+ * has a lock of its own; it takes no other lock while holding it, and
+ * readers copy the entries out (qemu_thread_registry_list()) rather than
+ * run code under it.
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/thread.h"
+#include "qemu/thread-registry.h"
+
+static QemuMutex registry_lock;
+static GHashTable *registry;    /* thread id -> QemuThreadEntry */
+
+static const char *const role_names[QEMU_THREAD_ROLE__MAX] = {
+    [QEMU_THREAD_ROLE_OTHER] = "other",
+    [QEMU_THREAD_ROLE_MAIN_LOOP] = "main-loop",
+    [QEMU_THREAD_ROLE_VCPU] = "vcpu",
+    [QEMU_THREAD_ROLE_RCU] = "rcu",
+    [QEMU_THREAD_ROLE_WORKER] = "worker",
+    [QEMU_THREAD_ROLE_IOTHREAD] = "iothread",
+    [QEMU_THREAD_ROLE_MONITOR] = "monitor",
+    [QEMU_THREAD_ROLE_THREAD_CONTEXT] = "thread-context",
+    [QEMU_THREAD_ROLE_MIGRATION] = "migration",
+    [QEMU_THREAD_ROLE_MEMORY_PREALLOC] = "memory-prealloc",
+};
+
+/*
+ * The names QEMU gives qemu_thread_create(), whole or as a prefix (the
+ * rest being an id or a number), and the roles they mean; the first
+ * match wins
+ */
+static const struct {
+    const char *name;
+    bool prefix;
+    QemuThreadRole role;
+} role_of_name[] = {
+    { "CPU ", true, QEMU_THREAD_ROLE_VCPU },        /* accel/, target/ */
+    { "ALL CPUs", true, QEMU_THREAD_ROLE_VCPU },    /* TCG round robin */
+    /* iothread.c; monitor/monitor.c marks its own IOThread afterwards */
+    { "IO ", true, QEMU_THREAD_ROLE_IOTHREAD },
+    { "TC ", true, QEMU_THREAD_ROLE_THREAD_CONTEXT },
+    { "call_rcu", false, QEMU_THREAD_ROLE_RCU },
+    { "worker", false, QEMU_THREAD_ROLE_WORKER },   /* thread-pool.c */
+    { "touch_pages", false, QEMU_THREAD_ROLE_MEMORY_PREALLOC },
+    /* migration/ */
+    { "live_migration", false, QEMU_THREAD_ROLE_MIGRATION },
+    { "bg_snapshot", false, QEMU_THREAD_ROLE_MIGRATION },
+    { "return path", false, QEMU_THREAD_ROLE_MIGRATION },
+    { "COLO incoming", false, QEMU_THREAD_ROLE_MIGRATION },
+    { "compress", false, QEMU_THREAD_ROLE_MIGRATION },
+    { "decompress", false, QEMU_THREAD_ROLE_MIGRATION },
+    { "multifd", true, QEMU_THREAD_ROLE_MIGRATION },
+    { "postcopy", true, QEMU_THREAD_ROLE_MIGRATION },
+    { "fault-default", false, QEMU_THREAD_ROLE_MIGRATION },
+    { "fault-fast", false, QEMU_THREAD_ROLE_MIGRATION },
+};
+
+static QemuThreadRole role_from_name(const char *name)
+{
+    size_t i;
+
+    for (i = 0; name && i < ARRAY_SIZE(role_of_name); i++) {
+        if (role_of_name[i].prefix
+            ? g_str_has_prefix(name, role_of_name[i].name)
+            : !strcmp(name, role_of_name[i].name)) {
+            return role_of_name[i].role;
+        }
+    }
+    return QEMU_THREAD_ROLE_OTHER;
+}
+
+/* Add or replace thread @tid; call with registry_lock held */
+static QemuThreadEntry *registry_put(int tid, QemuThreadRole role)
+{
+    QemuThreadEntry *e = g_new(QemuThreadEntry, 1);
+
+    e->tid = tid;
+    e->role = role;
+    e->vcpu_index = -1;
+    g_hash_table_replace(registry, GINT_TO_POINTER(tid), e);
+    return e;
+}
+
+#ifdef CONFIG_POSIX
+/*
+ * fork(): the child has only the thread that forked, under a new id.
+ * The lock is held across fork(), so that threads started by other
+ * fork handlers in the child (call_rcu's) register after the reset.
+ */
+static int forking_tid;
+
+static void registry_fork_prepare(void)
+{
+    qemu_mutex_lock(&registry_lock);
+    forking_tid = qemu_get_thread_id();
+}
+
+static void registry_fork_parent(void)
+{
+    qemu_mutex_unlock(&registry_lock);
+}
+
+static void registry_fork_child(void)
+{
+    QemuThreadEntry *e = g_hash_table_lookup(registry,
+                                             GINT_TO_POINTER(forking_tid));
+    QemuThreadRole role = e ? e->role : QEMU_THREAD_ROLE_OTHER;
+
+    g_hash_table_remove_all(registry);
+    registry_put(qemu_get_thread_id(), role);
+    qemu_mutex_unlock(&registry_lock);
+}
+#endif
+
+/* The registry, made on first use with the main thread in it */
+static void registry_init(void)
+{
+    static gsize done;
+
+    if (g_once_init_enter(&done)) {
+        qemu_mutex_init(&registry_lock);
+        registry = g_hash_table_new_full(NULL, NULL, NULL, g_free);
+        /* on Linux, the main thread's id is the process id */
+        registry_put(getpid(), QEMU_THREAD_ROLE_MAIN_LOOP);
+#ifdef CONFIG_POSIX
+        pthread_atfork(registry_fork_prepare, registry_fork_parent,
+                       registry_fork_child);
+#endif
+        g_once_init_leave(&done, 1);
+    }
+}
+
+void qemu_thread_registry_add_self(const char *name)
+{
+    int tid = qemu_get_thread_id();
+
+    registry_init();
+    qemu_mutex_lock(&registry_lock);
+    registry_put(tid, role_from_name(name));
+    qemu_mutex_unlock(&registry_lock);
+}
+
+void qemu_thread_registry_remove_self(void)
+{
+    int tid = qemu_get_thread_id();
+
+    registry_init();
+    qemu_mutex_lock(&registry_lock);
+    g_hash_table_remove(registry, GINT_TO_POINTER(tid));
+    qemu_mutex_unlock(&registry_lock);
+}
+
+void qemu_thread_registry_set_vcpu(int tid, int vcpu_index)
+{
+    QemuThreadEntry *e;
+
+    registry_init();
+    qemu_mutex_lock(&registry_lock);
+    e = g_hash_table_lookup(registry, GINT_TO_POINTER(tid));
+    if (!e) {
+        e = registry_put(tid, QEMU_THREAD_ROLE_VCPU);
+    }
+    e->role = QEMU_THREAD_ROLE_VCPU;
+    if (e->vcpu_index < 0 || vcpu_index < e->vcpu_index) {
+        e->vcpu_index = vcpu_index;
+    }
+    qemu_mutex_unlock(&registry_lock);
+}
+
+void qemu_thread_registry_set_role(int tid, QemuThreadRole role)
+{
+    QemuThreadEntry *e;
+
+    assert(role < QEMU_THREAD_ROLE__MAX && role != QEMU_THREAD_ROLE_VCPU);
+    registry_init();
+    qemu_mutex_lock(&registry_lock);
+    e = g_hash_table_lookup(registry, GINT_TO_POINTER(tid));
+    if (e) {
+        e->role = role;
+    }
+    qemu_mutex_unlock(&registry_lock);
+}
+
+static gint entry_cmp(gconstpointer a, gconstpointer b)
+{
+    const QemuThreadEntry *x = a, *y = b;
+
+    return (x->tid > y->tid) - (x->tid < y->tid);
+}
+
+GArray *qemu_thread_registry_list(void)
+{
+    GArray *list;
+    GHashTableIter it;
+    gpointer e;
+
+    registry_init();
+    qemu_mutex_lock(&registry_lock);
+    list = g_array_sized_new(false, false, sizeof(QemuThreadEntry),
+                             g_hash_table_size(registry));
+    g_hash_table_iter_init(&it, registry);
+    while (g_hash_table_iter_next(&it, NULL, &e)) {
+        g_array_append_vals(list, e, 1);
+    }
+    qemu_mutex_unlock(&registry_lock);
+    g_array_sort(list, entry_cmp);
+    return list;
+}
+
+bool qemu_thread_role_is_emulator(QemuThreadRole role)
+{
+    return role != QEMU_THREAD_ROLE_VCPU &&
+           role != QEMU_THREAD_ROLE_IOTHREAD &&
+           role != QEMU_THREAD_ROLE_THREAD_CONTEXT;
+}
+
+const char *qemu_thread_role_name(QemuThreadRole role)
+{
+    assert(role < QEMU_THREAD_ROLE__MAX);
+    return role_names[role];
+}
