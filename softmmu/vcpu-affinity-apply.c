@@ -2,21 +2,22 @@
 /*
  * vcpu-affinity: which rule places which thread, and placing the threads.
  * A vCPU takes the rule that names it (vcpus), else its guest node's, else
- * the default one; the emulator threads take the emulator rule, else the
- * default one; with none, a thread gets the start set.  Applying sets
- * each thread's affinity once, and puts back the threads already changed
- * when one cannot be placed: QEMU keeps what it last gave each thread, so
- * only threads it has not placed yet are read first.
+ * the default one; the emulator threads (every thread of QEMU's thread
+ * registry but the vCPUs', IOThreads and thread contexts) take the
+ * emulator rule, else the default one; with none, a thread gets the start
+ * set.  Applying sets each thread's affinity once, and puts back the
+ * threads already changed when one cannot be placed: QEMU keeps what it
+ * last gave each thread, so only threads it has not placed yet are read
+ * first.
  */
 
 #include "qemu/osdep.h"
 #include "qapi/error.h"
 #include "qemu/bitmap.h"
 #include "qemu/thread-affinity.h"
-#include "qemu/thread-context.h"
+#include "qemu/thread-registry.h"
 #include "hw/boards.h"
 #include "hw/core/cpu.h"
-#include "sysemu/iothread.h"
 #include "sysemu/vcpu-affinity.h"
 #include "vcpu-affinity-internal.h"
 #include "trace.h"
@@ -224,47 +225,22 @@ static void pins_add(ThreadPins *pins, pid_t tid, const unsigned long *want)
                         GUINT_TO_POINTER(pins->list->len));
 }
 
-static int collect_own_threads(Object *obj, void *opaque)
-{
-    GHashTable *own = opaque;
-    pid_t tid = 0;
-
-    if (object_dynamic_cast(obj, TYPE_IOTHREAD)) {
-        tid = IOTHREAD(obj)->thread_id;
-    } else if (object_dynamic_cast(obj, TYPE_THREAD_CONTEXT)) {
-        tid = THREAD_CONTEXT(obj)->thread_id;
-    }
-    if (tid > 0) {
-        g_hash_table_add(own, GINT_TO_POINTER(tid));
-    }
-    return 0;
-}
-
 /*
  * Add @want for the emulator threads: QEMU's threads but the vCPUs',
- * IOThreads and thread contexts
+ * IOThreads and thread contexts, from the thread registry, in thread id
+ * order
  */
 static void pins_add_emulator(ThreadPins *pins, const unsigned long *want)
 {
-    g_autoptr(GHashTable) own = g_hash_table_new(NULL, NULL);
-    GDir *dir = g_dir_open("/proc/self/task", 0, NULL);
-    const char *name;
-    CPUState *cpu;
+    g_autoptr(GArray) threads = qemu_thread_registry_list();
+    guint i;
 
-    CPU_FOREACH(cpu) {
-        g_hash_table_add(own, GINT_TO_POINTER(cpu->thread_id));
-    }
-    object_child_foreach_recursive(object_get_objects_root(),
-                                   collect_own_threads, own);
-    while (dir && (name = g_dir_read_name(dir))) {
-        pid_t tid = atoi(name);
+    for (i = 0; i < threads->len; i++) {
+        QemuThreadEntry *t = &g_array_index(threads, QemuThreadEntry, i);
 
-        if (tid > 0 && !g_hash_table_contains(own, GINT_TO_POINTER(tid))) {
-            pins_add(pins, tid, want);
+        if (qemu_thread_role_is_emulator(t->role)) {
+            pins_add(pins, t->tid, want);
         }
-    }
-    if (dir) {
-        g_dir_close(dir);
     }
 }
 

@@ -3,7 +3,7 @@
  * query-vcpu-affinity and info vcpu-affinity: for each vCPU its thread,
  * state, CPU time and last host CPU (from /proc), the host CPUs it may run
  * on and the vcpu-affinity rule that placed it; then the emulator threads'
- * host CPUs and rule.
+ * host CPUs and rule, and (QMP only) each one's thread id and role.
  */
 
 #include "qemu/osdep.h"
@@ -11,6 +11,7 @@
 #include "qapi/qapi-commands-vcpu-affinity.h"
 #include "qemu/bitmap.h"
 #include "qemu/thread-affinity.h"
+#include "qemu/thread-registry.h"
 #include "hw/boards.h"
 #include "hw/core/cpu.h"
 #include "monitor/hmp.h"
@@ -75,6 +76,48 @@ static void thread_stats(pid_t tid, VcpuAffinityInfo *info)
     }
 }
 
+static EmulatorThreadRole emulator_thread_role(QemuThreadRole role)
+{
+    switch (role) {
+    case QEMU_THREAD_ROLE_MAIN_LOOP:
+        return EMULATOR_THREAD_ROLE_MAIN_LOOP;
+    case QEMU_THREAD_ROLE_RCU:
+        return EMULATOR_THREAD_ROLE_RCU;
+    case QEMU_THREAD_ROLE_WORKER:
+        return EMULATOR_THREAD_ROLE_WORKER;
+    case QEMU_THREAD_ROLE_MONITOR:
+        return EMULATOR_THREAD_ROLE_MONITOR;
+    case QEMU_THREAD_ROLE_MIGRATION:
+        return EMULATOR_THREAD_ROLE_MIGRATION;
+    case QEMU_THREAD_ROLE_MEMORY_PREALLOC:
+        return EMULATOR_THREAD_ROLE_MEMORY_PREALLOC;
+    default:
+        return EMULATOR_THREAD_ROLE_OTHER;
+    }
+}
+
+/* The emulator threads, from the thread registry */
+static EmulatorThreadInfoList *emulator_threads(void)
+{
+    g_autoptr(GArray) threads = qemu_thread_registry_list();
+    EmulatorThreadInfoList *list = NULL, **tail = &list;
+    guint i;
+
+    for (i = 0; i < threads->len; i++) {
+        QemuThreadEntry *t = &g_array_index(threads, QemuThreadEntry, i);
+        EmulatorThreadInfo *info;
+
+        if (!qemu_thread_role_is_emulator(t->role)) {
+            continue;
+        }
+        info = g_new0(EmulatorThreadInfo, 1);
+        info->thread_id = t->tid;
+        info->role = emulator_thread_role(t->role);
+        QAPI_LIST_APPEND(tail, info);
+    }
+    return list;
+}
+
 VcpuAffinity *qmp_query_vcpu_affinity(Error **errp)
 {
     MachineState *ms = current_machine;
@@ -91,6 +134,7 @@ VcpuAffinity *qmp_query_vcpu_affinity(Error **errp)
         return NULL;
     }
     ret->emulator->has_affinity = true;
+    ret->emulator->threads = emulator_threads();
 
     possible = MACHINE_GET_CLASS(ms)->possible_cpu_arch_ids ?
         MACHINE_GET_CLASS(ms)->possible_cpu_arch_ids(ms) : NULL;

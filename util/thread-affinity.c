@@ -6,8 +6,8 @@
  * The conversion between bitmaps and the kernel's cpu_set_t, sized for
  * the host, is here once: qemu_thread_get_affinity() and
  * qemu_thread_set_affinity() (util/qemu-thread-posix.c) use it for
- * QemuThreads, the functions below for thread ids, which is all QEMU
- * knows of the threads it finds in /proc/self/task.  Host node to CPUs
+ * QemuThreads, the functions below for thread ids, by which the thread
+ * registry (util/thread-registry.c) knows every thread.  Host node to CPUs
  * is here once too, for the thread-context object and vcpu-affinity.
  */
 
