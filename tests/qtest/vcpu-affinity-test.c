@@ -362,6 +362,263 @@ static void test_virt(void)
     qtest_quit(qts);
 }
 
+/* ---- the thread registry ------------------------------------------------ */
+
+/*
+ * The thread names (comm) QEMU gives each role of emulator thread with
+ * -name debug-threads=on, whole or as a prefix; main-loop is QEMU's pid
+ */
+static const struct {
+    const char *role;
+    const char *comm;
+    bool prefix;
+} role_comms[] = {
+    { "rcu", "call_rcu" },
+    { "worker", "worker" },
+    { "monitor", "IO mon_iothread" },
+    { "memory-prealloc", "touch_pages" },
+    { "migration", "live_migration" },
+    { "migration", "bg_snapshot" },
+    { "migration", "return path" },
+    { "migration", "COLO incoming" },
+    { "migration", "compress" },
+    { "migration", "decompress" },
+    { "migration", "multifd", true },
+    { "migration", "postcopy", true },
+    { "migration", "fault-default" },
+    { "migration", "fault-fast" },
+};
+
+/* Is @comm the thread name @name (the kernel keeps 15 characters)? */
+static bool comm_is(const char *comm, const char *name)
+{
+    return !strncmp(comm, name, 15) && strlen(comm) == MIN(strlen(name), 15);
+}
+
+/* Is @comm the name of a vCPU, IOThread or thread context thread? */
+static bool comm_is_not_emulator(const char *comm)
+{
+    return g_str_has_prefix(comm, "CPU ") ||
+        g_str_has_prefix(comm, "ALL CPUs") ||
+        (g_str_has_prefix(comm, "IO ") && !comm_is(comm, "IO mon_iothread")) ||
+        g_str_has_prefix(comm, "TC ");
+}
+
+/* The comm of thread @tid of @pid (NULL: it has gone) */
+static char *thread_comm(int pid, int tid)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/task/%d/comm", pid,
+                                            tid);
+    char *text = NULL;
+
+    if (!g_file_get_contents(path, &text, NULL, NULL)) {
+        return NULL;
+    }
+    return g_strchomp(text);
+}
+
+/* query-vcpu-affinity's emulator threads: thread id -> role */
+static GHashTable *emulator_threads(QTestState *qts)
+{
+    GHashTable *roles = g_hash_table_new_full(NULL, NULL, NULL, g_free);
+    QDict *rsp = qtest_qmp(qts, "{ 'execute': 'query-vcpu-affinity' }");
+    QDict *emu = qdict_get_qdict(qdict_get_qdict(rsp, "return"),
+                                 "emulator");
+    QListEntry *e;
+
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(emu, "threads"), e) {
+        QDict *t = qobject_to(QDict, qlist_entry_obj(e));
+
+        g_hash_table_insert(roles,
+                            GINT_TO_POINTER(qdict_get_int(t, "thread-id")),
+                            g_strdup(qdict_get_str(t, "role")));
+    }
+    qobject_unref(rsp);
+    return roles;
+}
+
+/*
+ * The threads of the IOThreads and of thread context tc0: thread id ->
+ * the name QEMU gives it ("IO ID", "TC tc0")
+ */
+static GHashTable *own_threads(QTestState *qts)
+{
+    GHashTable *names = g_hash_table_new_full(NULL, NULL, NULL, g_free);
+    QDict *rsp = qtest_qmp(qts, "{ 'execute': 'query-iothreads' }");
+    QListEntry *e;
+
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(rsp, "return"), e) {
+        QDict *t = qobject_to(QDict, qlist_entry_obj(e));
+
+        g_hash_table_insert(names,
+                            GINT_TO_POINTER(qdict_get_int(t, "thread-id")),
+                            g_strdup_printf("IO %s", qdict_get_str(t, "id")));
+    }
+    qobject_unref(rsp);
+    rsp = qtest_qmp(qts, "{ 'execute': 'qom-get', 'arguments':"
+                    " { 'path': '/objects/tc0', 'property': 'thread-id' } }");
+    g_hash_table_insert(names,
+                        GINT_TO_POINTER(qdict_get_int(rsp, "return")),
+                        g_strdup("TC tc0"));
+    qobject_unref(rsp);
+    return names;
+}
+
+/*
+ * Emulator thread @tid, named @comm, has role @role.  The RCU thread
+ * starts in a constructor, before -name is parsed, and keeps the name of
+ * the process (@main_comm).
+ */
+static void check_role(int pid, const char *main_comm, int tid,
+                       const char *comm, const char *role)
+{
+    bool known = false, match = false;
+    int i;
+
+    if (!strcmp(role, "main-loop")) {
+        match = tid == pid;
+    } else if (!strcmp(role, "rcu") && !strcmp(comm, main_comm)) {
+        match = true;
+    } else {
+        for (i = 0; i < ARRAY_SIZE(role_comms); i++) {
+            if (role_comms[i].prefix
+                ? g_str_has_prefix(comm, role_comms[i].comm)
+                : comm_is(comm, role_comms[i].comm)) {
+                known = true;
+                match |= !strcmp(role, role_comms[i].role);
+            }
+        }
+        /* other: none of the names above, and no vCPU, IOThread or TC */
+        if (!strcmp(role, "other")) {
+            match = !known && tid != pid && !comm_is_not_emulator(comm);
+        }
+    }
+    if (!match) {
+        fprintf(stderr, "thread %d '%s' has the role %s\n", tid, comm, role);
+    }
+    g_assert_true(match);
+}
+
+/*
+ * QEMU's threads as query-vcpu-affinity tells them, against /proc: every
+ * registered thread exists with the name of its role, and every thread in
+ * /proc is registered.  Threads come and go (the thread pool's workers):
+ * the registry is read before and after /proc, and a thread must be in
+ * one of the two readings to be named, and in both to be checked.
+ */
+static void check_registry(QTestState *qts, const char *machine)
+{
+    g_autoptr(GHashTable) before = NULL, after = NULL, own = NULL;
+    g_autoptr(GHashTable) in_proc = g_hash_table_new_full(NULL, NULL, NULL,
+                                                          g_free);
+    int tids[8], pid, i, n_vcpus = 0;
+    g_autofree char *task = NULL;
+    GHashTableIter it;
+    gpointer key, value;
+    const char *name;
+    GDir *dir;
+
+    before = emulator_threads(qts);
+    pid = vcpu_threads(qts, tids, ARRAY_SIZE(tids));
+    own = own_threads(qts);
+    task = g_strdup_printf("/proc/%d/task", pid);
+    dir = g_dir_open(task, 0, NULL);
+    g_assert_nonnull(dir);
+    while ((name = g_dir_read_name(dir))) {
+        char *comm = thread_comm(pid, atoi(name));
+
+        if (comm) {
+            g_hash_table_insert(in_proc, GINT_TO_POINTER(atoi(name)), comm);
+        }
+    }
+    g_dir_close(dir);
+    after = emulator_threads(qts);
+
+    /* the vCPUs', the IOThread and the thread context are not emulator's */
+    for (i = 0; i < ARRAY_SIZE(tids) && tids[i] > 0; i++) {
+        const char *comm = g_hash_table_lookup(in_proc,
+                                               GINT_TO_POINTER(tids[i]));
+
+        g_assert_nonnull(comm);
+        g_assert_true(g_str_has_prefix(comm, "CPU ") ||
+                      g_str_has_prefix(comm, "ALL CPUs"));
+        g_assert_false(g_hash_table_contains(before,
+                                             GINT_TO_POINTER(tids[i])));
+        n_vcpus++;
+    }
+    g_assert_cmpint(n_vcpus, ==, 2);
+    g_hash_table_iter_init(&it, own);
+    while (g_hash_table_iter_next(&it, &key, &value)) {
+        g_assert_cmpstr(g_hash_table_lookup(in_proc, key), ==, value);
+        g_assert_false(g_hash_table_contains(before, key));
+        g_assert_false(g_hash_table_contains(after, key));
+    }
+
+    /* every emulator thread there both times exists, with its role's name */
+    g_hash_table_iter_init(&it, before);
+    while (g_hash_table_iter_next(&it, &key, &value)) {
+        const char *comm = g_hash_table_lookup(in_proc, key);
+        const char *again = g_hash_table_lookup(after, key);
+
+        if (!again) {
+            continue;       /* it ended meanwhile */
+        }
+        g_assert_cmpstr(value, ==, again);
+        if (!comm) {
+            fprintf(stderr, "%s: registered thread %d (%s) is not in /proc\n",
+                    machine, GPOINTER_TO_INT(key), (char *)value);
+        }
+        g_assert_nonnull(comm);
+        check_role(pid, g_hash_table_lookup(in_proc, GINT_TO_POINTER(pid)),
+                   GPOINTER_TO_INT(key), comm, value);
+    }
+    g_assert_cmpstr(g_hash_table_lookup(before, GINT_TO_POINTER(pid)), ==,
+                    "main-loop");
+
+    /* every thread in /proc is registered */
+    g_hash_table_iter_init(&it, in_proc);
+    while (g_hash_table_iter_next(&it, &key, &value)) {
+        int tid = GPOINTER_TO_INT(key);
+        bool known = g_hash_table_contains(own, key) ||
+            g_hash_table_contains(before, key) ||
+            g_hash_table_contains(after, key);
+
+        for (i = 0; !known && i < ARRAY_SIZE(tids); i++) {
+            known = tids[i] == tid;
+        }
+        if (!known) {
+            fprintf(stderr, "%s: thread %d '%s' is not registered\n",
+                    machine, tid, (char *)value);
+        }
+        g_assert_true(known);
+    }
+}
+
+/*
+ * The thread registry's roles against /proc: QEMU names its threads by
+ * role with debug-threads=on; a vCPU, an IOThread and a thread context
+ * must not count as emulator threads, every other thread must.
+ */
+static void test_registry(void)
+{
+    const char *machine = strcmp(qtest_get_arch(), "aarch64") ?
+        MACHINE : "-machine virt -cpu cortex-a57 -accel tcg -nodefaults ";
+    QTestState *qts;
+
+    qts = qtest_initf("%s -S -smp 2 -name debug-threads=on"
+                      " -object iothread,id=io0 -object thread-context,id=tc0",
+                      machine);
+    check_registry(qts, qtest_get_arch());
+    /* an IOThread added at run time is no emulator thread either */
+    qtest_qmp_assert_success(qts, "{ 'execute': 'object-add', 'arguments':"
+                             " { 'qom-type': 'iothread', 'id': 'io1' } }");
+    check_registry(qts, qtest_get_arch());
+    qtest_qmp_assert_success(qts, "{ 'execute': 'object-del', 'arguments':"
+                             " { 'id': 'io1' } }");
+    check_registry(qts, qtest_get_arch());
+    qtest_quit(qts);
+}
+
 /* ---- errors -------------------------------------------------------------- */
 
 typedef struct ErrorCase {
@@ -538,7 +795,7 @@ static void assert_fault_fired(void)
 /*
  * Where every thread of QEMU runs (tid -> Cpus_allowed_list), and the
  * emulator thread that QEMU places last (the highest thread id: QEMU
- * places the vCPU threads first, then the others in /proc order)
+ * places the vCPU threads first, then the others in thread id order)
  */
 static GHashTable *thread_sets(QTestState *qts, int *last)
 {
@@ -801,6 +1058,7 @@ int main(int argc, char **argv)
     if (!strcmp(qtest_get_arch(), "aarch64")) {
         /* the placement code is machine-independent; q35 covers the rest */
         qtest_add_func("vcpu-affinity/virt", test_virt);
+        qtest_add_func("vcpu-affinity/registry", test_registry);
         return g_test_run();
     }
     qtest_add_func("vcpu-affinity/vcpus", test_vcpus);
@@ -810,6 +1068,7 @@ int main(int argc, char **argv)
     qtest_add_func("vcpu-affinity/hotplug", test_hotplug);
     qtest_add_func("vcpu-affinity/info", test_info);
     qtest_add_func("vcpu-affinity/qmp-errors", test_qmp_errors);
+    qtest_add_func("vcpu-affinity/registry", test_registry);
     qtest_add_func("vcpu-affinity/fault/set", test_fault_set);
     qtest_add_func("vcpu-affinity/fault/get", test_fault_get);
     qtest_add_func("vcpu-affinity/fault/thread-exits",
