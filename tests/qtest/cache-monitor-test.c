@@ -195,13 +195,14 @@ static void test_groups_and_stats(void)
     QTestState *qts;
     g_autofree char *vcpus = NULL, *emulator = NULL;
     g_autofree char *out = NULL, *stale = NULL, *l3 = NULL;
-    int tids[2];
+    int tids[2], io;
+    QDict *rsp, *iothread;
 
     tree_init(&t, "16\n", ALL_FEATURES);
     /* a group of a QEMU that has gone */
     stale = g_strdup_printf("%s/mon_groups/qemu-999999-cm0-vcpus", t.root);
     g_assert_cmpint(g_mkdir_with_parents(stale, 0755), ==, 0);
-    qts = start(&t, "-smp 2", "");
+    qts = start(&t, "-smp 2 -object iothread,id=io0", "");
     vcpus = group_dir(&t, qts, "vcpus");
     emulator = group_dir(&t, qts, "emulator");
     g_assert_true(g_file_test(vcpus, G_FILE_TEST_IS_DIR));
@@ -214,6 +215,13 @@ static void test_groups_and_stats(void)
     g_assert_true(in_group(&t, qts, "vcpus", tids[1]));
     g_assert_false(in_group(&t, qts, "emulator", tids[0]));
     g_assert_true(in_group(&t, qts, "emulator", qemu_pid(&t)));
+    /* an IOThread is no emulator thread (libvirt's emulatorpin) */
+    rsp = qtest_qmp(qts, "{ 'execute': 'query-iothreads' }");
+    iothread = qobject_to(QDict, qlist_peek(qdict_get_qlist(rsp, "return")));
+    io = qdict_get_int(iothread, "thread-id");
+    qobject_unref(rsp);
+    g_assert_false(in_group(&t, qts, "emulator", io));
+    g_assert_false(in_group(&t, qts, "vcpus", io));
 
     /* VM: every group, summed over the domains and per domain */
     set_counters(&t, qts, "vcpus", 2, COUNTERS);
