@@ -4,21 +4,27 @@
  * object-del, qom-set and qom-get of every object of the topology series
  * (acpi-generic-initiator, acpi-generic-port, vcpu-affinity,
  * emulator-affinity, cache-monitor) with good and bad values, device_del
- * of the devices they link, system_reset, migration to a file, and the
- * queries that report on them.
+ * and device_add of the devices they link, system_reset, migration to a
+ * file, and the queries that report on them.
  *
- * The test keeps what each object should be.  After every step:
+ * The test keeps a model of what the VM should be: each object and its
+ * properties, the devices, and the rules QEMU applies.  From it, every
+ * command is either one that must fail, one that must succeed, or (said
+ * where it happens) one whose outcome the model cannot know; a command
+ * that fails or succeeds against the model fails the test, naming the
+ * step, the command and QEMU's error.  After every step:
  *   - the VM answers;
- *   - the objects and their properties are those the test expects: a
+ *   - the objects and their properties are those the model has: a
  *     command that succeeded did what it asked, one that failed changed
- *     nothing;
+ *     nothing; the devices are those the model has;
  *   - every thread of QEMU runs on the host CPUs its rule gives, and
  *     query-vcpu-affinity names that rule;
  *   - the cache-monitor's resctrl groups exist exactly while it does;
  *   - once the generic initiators or ports have changed (and after every
  *     system_reset), the SRAT and HMAT that the firmware reads after a
  *     reset list exactly their nodes, in order.
- * At the end QEMU quits with status 0.
+ * The queries' replies are checked against the model too (see
+ * step_query()).  At the end QEMU quits with status 0.
  *
  * The seed is printed; QTEST_FUZZ_SEED=N repeats a run, QTEST_FUZZ_STEPS=N
  * sets its length (default 2000), QTEST_FUZZ_VERBOSE=1 prints each command.
@@ -69,17 +75,41 @@
 #define NB_VCPUS 4
 #define NB_NODES 8
 
-/* The PCI devices, and the handles the SRAT gives them */
+/* What MACHINE_ARGS gives: nodes 0 and 1 have vCPUs and memory */
+static bool node_has_vcpus_and_memory(int node)
+{
+    return node < 2;
+}
+
+/* ... and HMAT (-numa hmat-lb) names nodes 0 and 2 as initiators */
+static bool hmat_initiator(int node)
+{
+    return node == 0 || node == 2;
+}
+
+/* ... and nodes 0 and 3 as targets */
+static bool hmat_target(int node)
+{
+    return node == 0 || node == 3;
+}
+
+/* The PCI devices (all of them PCI), and the handles the SRAT gives them */
 static const struct {
     const char *id;
     int bdf;            /* GI: bus << 8 | devfn */
     int uid;            /* GP: the host bridge's _UID (bus_nr), or -1 */
+    /*
+     * Behind a root port, where q35's ACPI PCI hotplug can remove it:
+     * the port; NULL for those on pcie.0, which is not hot-pluggable
+     */
+    const char *port;
+    const char *driver;
 } devices[] = {
     { "dev0", 0x18, -1 },
     { "dev1", 0x20, -1 },
     { "rp0", 0x28, -1 },
     /* no firmware has run: rp0's secondary bus number is still 0 */
-    { "dev2", 0x00, -1 },
+    { "dev2", 0x00, -1, "rp0", "pci-testdev" },
     { "cxl.1", 0x30, 12 },
     { "cxl.2", 0x38, 222 },
     { "pxb1", 0x40, -1 },
@@ -118,8 +148,11 @@ typedef struct Fuzz {
     int host_node;                  /* a host node with our CPUs, or -1 */
     char *host_node_cpus;
     char *resctrl;                  /* a resctrl tree for cache-monitor */
+    bool host_resctrl;              /* the host has /sys/fs/resctrl */
     char *migration_file;
     bool migrated;                  /* paused after a migration */
+    bool gone[ARRAY_SIZE(devices)]; /* removed by device_del */
+    char *error;                    /* the last command's error, or NULL */
 } Fuzz;
 
 /* A failed check: say which seed and step, and what the step ran */
@@ -255,6 +288,9 @@ static bool list_has(QDict *props, const char *name, int v)
                                           : NULL;
     QListEntry *e;
 
+    if (!l) {
+        return false;
+    }
     QLIST_FOREACH_ENTRY(l, e) {
         if (qnum_get_int(qobject_to(QNum, qlist_entry_obj(e))) == v) {
             return true;
@@ -346,6 +382,314 @@ static char *rule_cpus(Fuzz *f, QDict *p)
     return set_to_list(&set);
 }
 
+/* The emulator threads' rule: the emulator rule, else the default one */
+static QDict *emulator_rule(Fuzz *f, const char **id)
+{
+    int i = default_rule(f), k = VA, j;
+
+    for (j = 0; j < nb_ids(EA); j++) {
+        if (f->objs[EA][j]) {
+            k = EA;
+            i = j;
+        }
+    }
+    *id = i < 0 ? NULL : kinds[k].ids[i];
+    return i < 0 ? NULL : f->objs[k][i];
+}
+
+/* ---- the model: which commands must fail --------------------------------- */
+
+/*
+ * Each function below says why QEMU must refuse a command, or NULL if it
+ * must accept it.  The reasons are the model's, for the test's messages;
+ * QEMU's own messages are not matched.
+ */
+
+static int dev_index(const char *id)
+{
+    int d;
+
+    for (d = 0; d < ARRAY_SIZE(devices) && strcmp(devices[d].id, id); d++) {
+        ;
+    }
+    return d < ARRAY_SIZE(devices) ? d : -1;
+}
+
+/* How many objects of kind @k are in @node */
+static int node_count(Fuzz *f, int k, int node)
+{
+    int i, n = 0;
+
+    for (i = 0; i < nb_ids(k); i++) {
+        n += f->objs[k][i] && qdict_get_int(f->objs[k][i], "node") == node;
+    }
+    return n;
+}
+
+/* A node of a generic initiator or port: declared with -numa node */
+static const char *node_error(QObject *v)
+{
+    QNum *n = qobject_to(QNum, v);
+    int64_t i;
+
+    if (!n || !qnum_get_try_int(n, &i)) {
+        return "the node is not a number";
+    }
+    /* -1 is no uint32, 128 is out of range, 8 is not declared */
+    if (i < 0 || i >= NB_NODES) {
+        return "the node is not declared";
+    }
+    return NULL;
+}
+
+/* Linking generic initiator @self (-1: a new one) to @dev in @node */
+static const char *gi_link_error(Fuzz *f, int self, const char *dev,
+                                 int node)
+{
+    int d = dev_index(dev), i;
+
+    if (d < 0 || f->gone[d]) {
+        return "no PCI device has this id";
+    }
+    for (i = 0; i < nb_ids(GI); i++) {
+        QDict *p = f->objs[GI][i];
+
+        if (i != self && p && qdict_get_int(p, "node") == node &&
+            !strcmp(qdict_get_str(p, "pci-dev"), dev)) {
+            return "another generic initiator links the device to the node";
+        }
+    }
+    return NULL;
+}
+
+/* Making @bus the bridge of generic port @self (-1: a new one) */
+static const char *gp_link_error(Fuzz *f, int self, const char *bus)
+{
+    int d = dev_index(bus), i;
+
+    if (d < 0 || devices[d].uid < 0 || f->gone[d]) {
+        return "no CXL host bridge has this bus";
+    }
+    for (i = 0; i < nb_ids(GP); i++) {
+        if (i != self && f->objs[GP][i] &&
+            !strcmp(qdict_get_str(f->objs[GP][i], "pci-bus"), bus)) {
+            return "another generic port has the bridge";
+        }
+    }
+    return NULL;
+}
+
+/*
+ * May generic initiator or port @i of kind @k leave its node (object-del,
+ * or qom-set of node)?  Not if HMAT names the node as an initiator
+ * (target) and the node would stop being one without it: a node is an
+ * initiator if it has vCPUs or at least one generic initiator, a target
+ * if it has memory or at least one generic port.
+ */
+static const char *leave_error(Fuzz *f, int k, int i)
+{
+    int node = qdict_get_int(f->objs[k][i], "node");
+
+    if (node_has_vcpus_and_memory(node) || node_count(f, k, node) > 1) {
+        return NULL;
+    }
+    if (k == GI && hmat_initiator(node)) {
+        return "HMAT names the node as an initiator only through it";
+    }
+    if (k == GP && hmat_target(node)) {
+        return "HMAT names the node as a target only through it";
+    }
+    return NULL;
+}
+
+/*
+ * A host-cpus (@cpus) or host-nodes list.  QEMU may run on the CPUs this
+ * process may run on (it inherits them).  The only host nodes generated
+ * are host_node, whose CPUs this process may use (QEMU is built with
+ * libnuma, which reads the same sysfs), and 1000, which no host has.
+ */
+static const char *host_set_error(Fuzz *f, QObject *v, bool cpus)
+{
+    QList *l = qobject_to(QList, v);
+    QListEntry *e;
+
+    if (!l) {
+        return "a host set is not a list";
+    }
+    if (qlist_empty(l)) {
+        return "a host set is empty";
+    }
+    QLIST_FOREACH_ENTRY(l, e) {
+        int64_t x = qnum_get_int(qobject_to(QNum, qlist_entry_obj(e)));
+
+        if (cpus && (x < 0 || x >= CPU_SETSIZE ||
+                     !CPU_ISSET(x, &allowed_set))) {
+            return "QEMU may not run on a host CPU";
+        }
+        if (!cpus && (f->host_node < 0 || x != f->host_node)) {
+            return "a host node has no CPU that QEMU may run on";
+        }
+    }
+    return NULL;
+}
+
+/* A new vcpu-affinity or emulator-affinity rule (@k) made with @args */
+static const char *rule_add_error(Fuzz *f, int k, QDict *args)
+{
+    bool vcpus = qdict_haskey(args, "vcpus"), node = qdict_haskey(args, "node");
+    bool hc = qdict_haskey(args, "host-cpus");
+    bool hn = qdict_haskey(args, "host-nodes");
+    const char *why;
+    QListEntry *e;
+    int i, v;
+
+    if (vcpus) {
+        if (qlist_empty(qdict_get_qlist(args, "vcpus"))) {
+            return "vcpus is empty";
+        }
+        QLIST_FOREACH_ENTRY(qdict_get_qlist(args, "vcpus"), e) {
+            if (qnum_get_int(qobject_to(QNum, qlist_entry_obj(e))) >=
+                NB_VCPUS) {
+                return "a vCPU does not exist";
+            }
+        }
+    }
+    if (node) {
+        why = node_error(qdict_get(args, "node"));
+        if (why) {
+            return why;
+        }
+        if (!node_has_vcpus_and_memory(qdict_get_int(args, "node"))) {
+            return "the guest node has no vCPUs";
+        }
+    }
+    if (vcpus && node) {
+        return "vcpus and node";
+    }
+    if (hc && hn) {
+        return "host-cpus and host-nodes";
+    }
+    if (!hc && !hn) {
+        /* automatic placement needs a bound memdev: m0 and m1 are not */
+        return "no host set";
+    }
+    why = host_set_error(f, qdict_get(args, hc ? "host-cpus" : "host-nodes"),
+                         hc);
+    if (why) {
+        return why;
+    }
+    /* one rule per vCPU, one per node, one default, one emulator rule */
+    for (i = 0; i < nb_ids(k); i++) {
+        QDict *p = f->objs[k][i];
+
+        if (!p) {
+            continue;
+        }
+        if (k == EA) {
+            return "an emulator rule exists";
+        }
+        if (vcpus) {
+            for (v = 0; v < NB_VCPUS; v++) {
+                if (list_has(args, "vcpus", v) && list_has(p, "vcpus", v)) {
+                    return "another rule places a vCPU";
+                }
+            }
+        } else if (node) {
+            if (qdict_haskey(p, "node") &&
+                qdict_get_int(p, "node") == qdict_get_int(args, "node")) {
+                return "another rule places the node";
+            }
+        } else if (is_default_rule(p)) {
+            return "a default rule exists";
+        }
+    }
+    return NULL;
+}
+
+/* object-add of kind @k, id @i, with @args */
+static const char *add_error(Fuzz *f, int k, int i, QDict *args)
+{
+    const char *link = kinds[k].props[0];
+    const char *why;
+    int j;
+
+    if (f->objs[k][i]) {
+        return "the id exists";
+    }
+    switch (k) {
+    case GI:
+    case GP:
+        if (!qdict_haskey(args, link) || !qdict_haskey(args, "node")) {
+            return "a property is missing";
+        }
+        why = node_error(qdict_get(args, "node"));
+        if (why) {
+            return why;
+        }
+        return k == GI ? gi_link_error(f, -1, qdict_get_str(args, link),
+                                       qdict_get_int(args, "node"))
+                       : gp_link_error(f, -1, qdict_get_str(args, link));
+    case VA:
+    case EA:
+        return rule_add_error(f, k, args);
+    default:
+        for (j = 0; j < nb_ids(CM); j++) {
+            if (f->objs[CM][j]) {
+                return "a cache-monitor exists";
+            }
+        }
+        /* the default, /sys/fs/resctrl: only tried where there is none */
+        if (!qdict_haskey(args, "resctrl") ||
+            strcmp(qdict_get_str(args, "resctrl"), f->resctrl)) {
+            return "no resctrl filesystem at the path";
+        }
+        return NULL;
+    }
+}
+
+/* qom-set of @prop of object @i of kind @k to @v */
+static const char *set_error(Fuzz *f, int k, int i, const char *prop,
+                             QObject *v)
+{
+    QDict *p = f->objs[k][i];
+    const char *why;
+
+    if (!p) {
+        return "there is no such object";
+    }
+    if (!strcmp(prop, "no-such-property")) {
+        return "there is no such property";
+    }
+    switch (k) {
+    case GI:
+    case GP:
+        if (strcmp(prop, "node")) {
+            return k == GI ? gi_link_error(f, i, qstring_get_str(
+                                               qobject_to(QString, v)),
+                                           qdict_get_int(p, "node"))
+                           : gp_link_error(f, i, qstring_get_str(
+                                               qobject_to(QString, v)));
+        }
+        why = node_error(v);
+        if (why || qdict_get_int(p, "node") == qnum_get_int(
+                qobject_to(QNum, v))) {
+            return why;
+        }
+        why = k == GI ? gi_link_error(f, i, qdict_get_str(p, "pci-dev"),
+                                      qnum_get_int(qobject_to(QNum, v)))
+                      : NULL;
+        return why ? why : leave_error(f, k, i);
+    case VA:
+    case EA:
+        if (!g_str_has_prefix(prop, "host-")) {
+            return "vcpus and node cannot change";
+        }
+        return host_set_error(f, v, !strcmp(prop, "host-cpus"));
+    default:
+        return "a cache-monitor cannot change once its groups exist";
+    }
+}
+
 /* ---- checks -------------------------------------------------------------- */
 
 static void check_alive(Fuzz *f)
@@ -373,34 +717,16 @@ static QObject *qom_get(Fuzz *f, const char *id, const char *prop)
     return v;
 }
 
-/* Is there an object of kind @k in @node? */
-static bool node_has(Fuzz *f, int k, int node)
-{
-    int i;
-
-    for (i = 0; i < nb_ids(k); i++) {
-        if (f->objs[k][i] && qdict_get_int(f->objs[k][i], "node") == node) {
-            return true;
-        }
-    }
-    return false;
-}
-
 /*
- * The objects of our types, and their properties.  The HMAT that the
- * command line gives names node 2 as an initiator and node 3 as a target:
- * neither may lose the last object that makes it one.
+ * The objects of our types in @list (qom-list of /objects) are the
+ * model's
  */
-static void check_objects(Fuzz *f)
+static void check_object_list(Fuzz *f, QList *list, bool seen[][4])
 {
-    QDict *rsp = qtest_qmp(f->qts, "{ 'execute': 'qom-list', 'arguments':"
-                           " { 'path': '/objects' } }");
-    bool seen[NB_KINDS][4] = {};
-    const QDictEntry *pe;
     QListEntry *e;
     int k, i;
 
-    QLIST_FOREACH_ENTRY(qdict_get_qlist(rsp, "return"), e) {
+    QLIST_FOREACH_ENTRY(list, e) {
         QDict *o = qobject_to(QDict, qlist_entry_obj(e));
         const char *name = qdict_get_str(o, "name");
         const char *type = qdict_get_str(o, "type");
@@ -422,8 +748,60 @@ static void check_objects(Fuzz *f)
             seen[k][i] = true;
         }
     }
+    for (k = 0; k < NB_KINDS; k++) {
+        for (i = 0; i < nb_ids(k); i++) {
+            if (f->objs[k][i] && !seen[k][i]) {
+                fuzz_fail(f, "%s '%s' is missing", kinds[k].type,
+                          kinds[k].ids[i]);
+            }
+        }
+    }
+}
+
+/* What qom-get of @prop of object @i of kind @k must give */
+static QObject *expected_value(Fuzz *f, int k, int i, const char *prop)
+{
+    QObject *v = qdict_get(f->objs[k][i], prop);
+
+    if (v) {
+        return qobject_ref(v);
+    }
+    /* a rule made without vcpus or node reads back [] and 0 */
+    g_assert(k == VA);
+    return !strcmp(prop, "vcpus") ? QOBJECT(qlist_new())
+                                  : QOBJECT(qnum_from_int(0));
+}
+
+static void check_value(Fuzz *f, int k, int i, const char *prop,
+                        QObject *got)
+{
+    QObject *want = expected_value(f, k, i, prop);
+
+    if (!qobject_is_equal(got, want)) {
+        g_autoptr(GString) a = qobject_to_json(got);
+        g_autoptr(GString) b = qobject_to_json(want);
+
+        fuzz_fail(f, "%s '%s': %s is %s, expected %s", kinds[k].type,
+                  kinds[k].ids[i], prop, a->str, b->str);
+    }
+    qobject_unref(want);
+}
+
+/*
+ * The objects of our types, and every property of theirs.  The HMAT that
+ * the command line gives names node 2 as an initiator and node 3 as a
+ * target: neither may lose the last object that makes it one.
+ */
+static void check_objects(Fuzz *f)
+{
+    QDict *rsp = qtest_qmp(f->qts, "{ 'execute': 'qom-list', 'arguments':"
+                           " { 'path': '/objects' } }");
+    bool seen[NB_KINDS][4] = {};
+    int k, i, n;
+
+    check_object_list(f, qdict_get_qlist(rsp, "return"), seen);
     qobject_unref(rsp);
-    if (!node_has(f, GI, 2) || !node_has(f, GP, 3)) {
+    if (!node_count(f, GI, 2) || !node_count(f, GP, 3)) {
         fuzz_fail(f, "node 2 has lost its last generic initiator, or node 3 "
                   "its last generic port, while HMAT names them");
     }
@@ -433,24 +811,118 @@ static void check_objects(Fuzz *f)
             if (!f->objs[k][i]) {
                 continue;
             }
-            if (!seen[k][i]) {
-                fuzz_fail(f, "%s '%s' is missing", kinds[k].type,
-                          kinds[k].ids[i]);
-            }
-            for (pe = qdict_first(f->objs[k][i]); pe;
-                 pe = qdict_next(f->objs[k][i], pe)) {
-                QObject *got = qom_get(f, kinds[k].ids[i], pe->key);
+            for (n = 0; n < ARRAY_SIZE(kinds[k].props) && kinds[k].props[n];
+                 n++) {
+                QObject *got = qom_get(f, kinds[k].ids[i], kinds[k].props[n]);
 
-                if (!qobject_is_equal(got, pe->value)) {
-                    g_autoptr(GString) a = qobject_to_json(got);
-                    g_autoptr(GString) b = qobject_to_json(pe->value);
-
-                    fuzz_fail(f, "%s '%s': %s is %s, expected %s",
-                              kinds[k].type, kinds[k].ids[i], pe->key,
-                              a->str, b->str);
-                }
+                check_value(f, k, i, kinds[k].props[n], got);
                 qobject_unref(got);
             }
+        }
+    }
+}
+
+/* Does -device ...,id=@id exist? */
+static bool device_exists(Fuzz *f, const char *id)
+{
+    g_autofree char *path = g_strdup_printf("/machine/peripheral/%s", id);
+    QDict *rsp = qtest_qmp(f->qts, "{ 'execute': 'qom-get', 'arguments':"
+                           " { 'path': %s, 'property': 'type' } }", path);
+    bool exists = qdict_haskey(rsp, "return");
+
+    qobject_unref(rsp);
+    return exists;
+}
+
+/* The devices are those of the model: -device ones not removed */
+static void check_devices(Fuzz *f)
+{
+    int d;
+
+    for (d = 0; d < ARRAY_SIZE(devices); d++) {
+        if (device_exists(f, devices[d].id) == f->gone[d]) {
+            fuzz_fail(f, "device %s %s", devices[d].id,
+                      f->gone[d] ? "exists, but device_del removed it"
+                                 : "is missing");
+        }
+    }
+}
+
+/*
+ * A reply of query-vcpu-affinity: each vCPU's rule and host CPUs, and the
+ * emulator threads' (the main thread's, which answers)
+ */
+static void check_affinity_reply(Fuzz *f, QDict *ret, const int *tids)
+{
+    const char *emu_id;
+    QDict *emu = emulator_rule(f, &emu_id);
+    g_autofree char *emu_cpus = rule_cpus(f, emu);
+    QDict *e = qdict_get_qdict(ret, "emulator");
+    QListEntry *le;
+    cpu_set_t set;
+    int n = 0;
+
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(ret, "vcpus"), le) {
+        QDict *v = qobject_to(QDict, qlist_entry_obj(le));
+        int index = qdict_get_int(v, "cpu-index"), r;
+        const char *want, *got;
+        g_autofree char *want_cpus = NULL;
+        g_autofree char *got_cpus = NULL;
+        QListEntry *c;
+
+        if (index != n++) {
+            fuzz_fail(f, "query-vcpu-affinity: vCPU %d listed as %d", n - 1,
+                      index);
+        }
+        r = vcpu_rule(f, index);
+        want = r < 0 ? "" : kinds[VA].ids[r];
+        got = qdict_haskey(v, "rule") ? qdict_get_str(v, "rule") : "";
+        if (strcmp(got, want)) {
+            fuzz_fail(f, "query-vcpu-affinity: vCPU %d has rule '%s', "
+                      "expected '%s'", index, got, want);
+        }
+        if (qdict_get_try_int(v, "thread-id", -1) != tids[index]) {
+            fuzz_fail(f, "query-vcpu-affinity: vCPU %d has thread %" PRId64
+                      ", query-cpus-fast says %d", index,
+                      qdict_get_try_int(v, "thread-id", -1), tids[index]);
+        }
+        if (!qdict_haskey(v, "affinity")) {
+            fuzz_fail(f, "query-vcpu-affinity: vCPU %d has no affinity",
+                      index);
+        }
+        CPU_ZERO(&set);
+        QLIST_FOREACH_ENTRY(qdict_get_qlist(v, "affinity"), c) {
+            CPU_SET(qnum_get_int(qobject_to(QNum, qlist_entry_obj(c))), &set);
+        }
+        want_cpus = rule_cpus(f, r < 0 ? NULL : f->objs[VA][r]);
+        got_cpus = set_to_list(&set);
+        if (strcmp(got_cpus, want_cpus)) {
+            fuzz_fail(f, "query-vcpu-affinity: vCPU %d on %s, expected %s",
+                      index, got_cpus, want_cpus);
+        }
+    }
+    if (n != NB_VCPUS) {
+        fuzz_fail(f, "query-vcpu-affinity lists %d vCPUs", n);
+    }
+    if (g_strcmp0(qdict_get_try_str(e, "rule"), emu_id)) {
+        fuzz_fail(f, "query-vcpu-affinity: the emulator threads have rule "
+                  "'%s', expected '%s'", qdict_get_try_str(e, "rule") ?: "",
+                  emu_id ?: "");
+    }
+    if (!qdict_haskey(e, "affinity")) {
+        fuzz_fail(f, "query-vcpu-affinity: the emulator threads have no "
+                  "affinity");
+    }
+    CPU_ZERO(&set);
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(e, "affinity"), le) {
+        CPU_SET(qnum_get_int(qobject_to(QNum, qlist_entry_obj(le))), &set);
+    }
+    {
+        g_autofree char *got = set_to_list(&set);
+
+        if (strcmp(got, emu_cpus)) {
+            fuzz_fail(f, "query-vcpu-affinity: the emulator threads run on "
+                      "%s, expected %s", got, emu_cpus);
         }
     }
 }
@@ -458,12 +930,11 @@ static void check_objects(Fuzz *f)
 /* Where each thread runs, and query-vcpu-affinity's rules */
 static void check_threads(Fuzz *f)
 {
-    int tids[NB_VCPUS], i, ea = -1, dflt;
+    int tids[NB_VCPUS], i;
     g_autofree char *task = g_strdup_printf("/proc/%d/task", f->pid);
     g_autofree char *emulator = NULL;
-    QDict *rsp;
-    QListEntry *e;
     const char *name;
+    QDict *rsp;
     GDir *dir;
 
     g_assert_cmpint(vcpu_threads(f->qts, tids, NB_VCPUS), ==, f->pid);
@@ -479,28 +950,10 @@ static void check_threads(Fuzz *f)
     }
 
     rsp = qtest_qmp(f->qts, "{ 'execute': 'query-vcpu-affinity' }");
-    QLIST_FOREACH_ENTRY(qdict_get_qlist(qdict_get_qdict(rsp, "return"),
-                                        "vcpus"), e) {
-        QDict *v = qobject_to(QDict, qlist_entry_obj(e));
-        int r = vcpu_rule(f, qdict_get_int(v, "cpu-index"));
-        const char *want = r < 0 ? "" : kinds[VA].ids[r];
-        const char *got = qdict_haskey(v, "rule") ? qdict_get_str(v, "rule")
-                                                  : "";
-
-        if (strcmp(got, want)) {
-            fuzz_fail(f, "query-vcpu-affinity: vCPU %" PRId64 " has rule "
-                      "'%s', expected '%s'", qdict_get_int(v, "cpu-index"),
-                      got, want);
-        }
-    }
+    check_affinity_reply(f, qdict_get_qdict(rsp, "return"), tids);
     qobject_unref(rsp);
 
-    for (i = 0; i < nb_ids(EA); i++) {
-        ea = f->objs[EA][i] ? i : ea;
-    }
-    dflt = default_rule(f);
-    emulator = rule_cpus(f, ea >= 0 ? f->objs[EA][ea] :
-                         dflt >= 0 ? f->objs[VA][dflt] : NULL);
+    emulator = rule_cpus(f, emulator_rule(f, &name));
     dir = g_dir_open(task, 0, NULL);
     g_assert_nonnull(dir);
     while ((name = g_dir_read_name(dir))) {
@@ -522,36 +975,87 @@ static void check_threads(Fuzz *f)
     g_dir_close(dir);
 }
 
+/* The cache-monitor of the model, with its resctrl at f->resctrl, or -1 */
+static int cache_monitor(Fuzz *f)
+{
+    int i;
+
+    for (i = 0; i < nb_ids(CM); i++) {
+        if (f->objs[CM][i] &&
+            !strcmp(qdict_get_str(f->objs[CM][i], "resctrl"), f->resctrl)) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* The groups cache-monitor @i makes: qemu-PID-ID-emulator first */
+static GPtrArray *cm_groups(Fuzz *f, int i)
+{
+    GPtrArray *want = g_ptr_array_new_with_free_func(g_free);
+    const char *id = kinds[CM].ids[i];
+    int j;
+
+    g_ptr_array_add(want, g_strdup_printf("qemu-%d-%s-emulator", f->pid, id));
+    if (!qdict_get_bool(f->objs[CM][i], "per-vcpu")) {
+        g_ptr_array_add(want, g_strdup_printf("qemu-%d-%s-vcpus", f->pid, id));
+    }
+    for (j = 0; qdict_get_bool(f->objs[CM][i], "per-vcpu") && j < NB_VCPUS;
+         j++) {
+        g_ptr_array_add(want, g_strdup_printf("qemu-%d-%s-vcpu%d", f->pid, id,
+                                              j));
+    }
+    return want;
+}
+
+/* The LLC occupancy the test gives group @n of a cache-monitor */
+#define OCCUPANCY(n) (1000 + 10 * (n))
+
+/*
+ * What the kernel would count in each group: one L3 domain, its LLC
+ * occupancy (the tree monitors that feature only)
+ */
+static void cm_fill_counters(Fuzz *f, int i)
+{
+    g_autoptr(GPtrArray) groups = cm_groups(f, i);
+    int n;
+
+    for (n = 0; n < groups->len; n++) {
+        g_autofree char *dir = g_build_filename(f->resctrl, "mon_groups",
+                                                groups->pdata[n], "mon_data",
+                                                "mon_L3_00", NULL);
+        g_autofree char *file = g_build_filename(dir, "llc_occupancy", NULL);
+        g_autofree char *value = g_strdup_printf("%d\n", OCCUPANCY(n));
+
+        g_assert_cmpint(g_mkdir_with_parents(dir, 0755), ==, 0);
+        g_assert_true(g_file_set_contents(file, value, -1, NULL));
+    }
+}
+
+/* What query-stats gives for the VM: the sum over the groups */
+static int cm_occupancy(Fuzz *f, int i)
+{
+    g_autoptr(GPtrArray) groups = cm_groups(f, i);
+    int n, sum = 0;
+
+    for (n = 0; n < groups->len; n++) {
+        sum += OCCUPANCY(n);
+    }
+    return sum;
+}
+
 /* The cache-monitor's groups, qemu-PID-ID-*, exist exactly while it does */
 static void check_groups(Fuzz *f)
 {
     g_autofree char *groups = g_build_filename(f->resctrl, "mon_groups",
                                                NULL);
-    g_autoptr(GPtrArray) want = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GPtrArray) want = NULL;
     g_autoptr(GPtrArray) got = g_ptr_array_new_with_free_func(g_free);
     GDir *dir = g_dir_open(groups, 0, NULL);
     const char *name;
-    int i, j;
+    int i = cache_monitor(f);
 
-    for (i = 0; i < nb_ids(CM); i++) {
-        QDict *p = f->objs[CM][i];
-
-        if (!p || strcmp(qdict_get_str(p, "resctrl"), f->resctrl)) {
-            continue;
-        }
-        g_ptr_array_add(want, g_strdup_printf("qemu-%d-%s-emulator", f->pid,
-                                              kinds[CM].ids[i]));
-        if (!qdict_get_bool(p, "per-vcpu")) {
-            g_ptr_array_add(want, g_strdup_printf("qemu-%d-%s-vcpus", f->pid,
-                                                  kinds[CM].ids[i]));
-            continue;
-        }
-        for (j = 0; j < NB_VCPUS; j++) {
-            g_ptr_array_add(want, g_strdup_printf("qemu-%d-%s-vcpu%d",
-                                                  f->pid, kinds[CM].ids[i],
-                                                  j));
-        }
-    }
+    want = i < 0 ? g_ptr_array_new() : cm_groups(f, i);
     g_assert_nonnull(dir);
     while ((name = g_dir_read_name(dir))) {
         g_ptr_array_add(got, g_strdup(name));
@@ -764,8 +1268,11 @@ static void check_tables(Fuzz *f)
 
 /* ---- steps --------------------------------------------------------------- */
 
-/* Run @args (a QDict, taken) as @command; true if it succeeded */
-static bool run(Fuzz *f, const char *command, QDict *args)
+/*
+ * Run @args (a QDict, taken) as @command; its reply, which has a return
+ * or an error (kept in f->error)
+ */
+static QDict *run_rsp(Fuzz *f, const char *command, QDict *args)
 {
     g_autoptr(GString) json = NULL;
     QDict *rsp;
@@ -786,27 +1293,35 @@ static bool run(Fuzz *f, const char *command, QDict *args)
     if (!ok && !qdict_haskey(rsp, "error")) {
         fuzz_fail(f, "neither a return nor an error");
     }
+    g_free(f->error);
+    f->error = ok ? NULL : g_strdup(qdict_get_str(qdict_get_qdict(rsp,
+                                                                  "error"),
+                                                  "desc"));
     if (f->verbose) {
-        fprintf(stderr, " -> %s\n", ok ? "ok" : qdict_get_str(
-                    qdict_get_qdict(rsp, "error"), "desc"));
+        fprintf(stderr, " -> %s\n", ok ? "ok" : f->error);
     }
+    return rsp;
+}
+
+/* Run @args (a QDict, taken) as @command; true if it succeeded */
+static bool run(Fuzz *f, const char *command, QDict *args)
+{
+    QDict *rsp = run_rsp(f, command, args);
+    bool ok = qdict_haskey(rsp, "return");
+
     qobject_unref(rsp);
     return ok;
 }
 
-static void must_fail(Fuzz *f, bool ok, const char *why)
+/* The command must fail if @why (the model's reason), else succeed */
+static void expect(Fuzz *f, bool ok, const char *why)
 {
-    if (ok) {
-        fuzz_fail(f, "succeeded, but %s", why);
+    if (ok && why) {
+        fuzz_fail(f, "succeeded, but must fail: %s", why);
     }
-}
-
-static bool is_bad_node(QObject *v)
-{
-    QNum *n = qobject_to(QNum, v);
-    int64_t i;
-
-    return !n || !qnum_get_try_int(n, &i) || i < 0 || i >= NB_NODES;
+    if (!ok && !why) {
+        fuzz_fail(f, "failed, but must succeed: %s", f->error);
+    }
 }
 
 /* The properties an object reads back with, given those it was made with */
@@ -834,9 +1349,9 @@ static void step_object_add(Fuzz *f)
 {
     int k = pick(f, NB_KINDS), i = pick(f, nb_ids(k));
     const char *id = kinds[k].ids[i];
-    QDict *args = qdict_new(), *props;
-    bool ok, bad = false;
-    const QDictEntry *e;
+    QDict *args = qdict_new();
+    const char *why;
+    bool ok;
 
     qdict_put_str(args, "qom-type", kinds[k].type);
     qdict_put_str(args, "id", id);
@@ -849,7 +1364,6 @@ static void step_object_add(Fuzz *f)
         }
         if (chance(f, 95)) {
             qdict_put_obj(args, "node", gen_value(f, "node"));
-            bad = is_bad_node(qdict_get(args, "node"));
         }
         break;
     case VA:
@@ -868,7 +1382,12 @@ static void step_object_add(Fuzz *f)
         }
         break;
     case CM:
-        if (chance(f, 95)) {
+        /*
+         * Without resctrl, QEMU takes the host's /sys/fs/resctrl: only
+         * where there is none, so that the test knows the outcome and
+         * makes no group on the host
+         */
+        if (chance(f, 95) || f->host_resctrl) {
             qdict_put_obj(args, "resctrl", gen_value(f, "resctrl"));
         }
         if (chance(f, 50)) {
@@ -876,53 +1395,38 @@ static void step_object_add(Fuzz *f)
         }
         break;
     }
-    props = expected_props(k, args);
-    /* a wrongly typed value is refused: the model never holds one */
-    for (e = qdict_first(props); e; e = qdict_next(props, e)) {
-        bad |= qobject_type(e->value) == QTYPE_QSTRING &&
-               strcmp(e->key, "pci-dev") && strcmp(e->key, "pci-bus") &&
-               strcmp(e->key, "resctrl");
-    }
-    /* so is an object without what it must have */
-    if (k == GI || k == GP) {
-        bad |= !qdict_haskey(props, kinds[k].props[0]) ||
-               !qdict_haskey(props, "node");
-    } else if (k == CM) {
-        bad |= !qdict_haskey(props, "resctrl");
-    } else if (!bad) {
-        bad = list_empty(props, "host-cpus") == list_empty(props,
-                                                           "host-nodes");
-    }
-    ok = run(f, "object-add", args);
-    if (f->objs[k][i]) {
-        must_fail(f, ok, "the id exists");
-    }
-    if (bad) {
-        must_fail(f, ok, "a value is invalid");
-    }
+    why = add_error(f, k, i, args);
+    ok = run(f, "object-add", qobject_ref(args));
+    expect(f, ok, why);
     if (ok) {
-        f->objs[k][i] = props;
+        f->objs[k][i] = expected_props(k, args);
         f->tables_dirty |= k == GI || k == GP;
-    } else {
-        qobject_unref(props);
+        if (k == CM) {
+            cm_fill_counters(f, i);
+        }
     }
+    qobject_unref(args);
 }
 
 static void step_object_del(Fuzz *f)
 {
     int k = pick(f, NB_KINDS), i = pick(f, nb_ids(k));
     QDict *args = qdict_new();
-    bool ok;
+    const char *why = NULL;
 
-    qdict_put_str(args, "id", kinds[k].ids[i]);
-    ok = run(f, "object-del", args);
     if (!f->objs[k][i]) {
-        must_fail(f, ok, "there is no such object");
+        why = "there is no such object";
+    } else if (k == GI || k == GP) {
+        why = leave_error(f, k, i);
     }
-    if (ok) {
+    qdict_put_str(args, "id", kinds[k].ids[i]);
+    if (run(f, "object-del", args)) {
+        expect(f, true, why);
         qobject_unref(f->objs[k][i]);
         f->objs[k][i] = NULL;
         f->tables_dirty |= k == GI || k == GP;
+    } else {
+        expect(f, false, why);
     }
 }
 
@@ -930,7 +1434,7 @@ static void step_qom_set(Fuzz *f)
 {
     int k = pick(f, NB_KINDS), i = pick(f, nb_ids(k)), n;
     g_autofree char *path = g_strdup_printf("/objects/%s", kinds[k].ids[i]);
-    const char *prop;
+    const char *prop, *why;
     QDict *args = qdict_new();
     QObject *value;
     bool ok;
@@ -940,21 +1444,12 @@ static void step_qom_set(Fuzz *f)
     }
     prop = chance(f, 3) ? "no-such-property" : kinds[k].props[pick(f, n)];
     value = gen_value(f, prop);
+    why = set_error(f, k, i, prop, value);
     qdict_put_str(args, "path", path);
     qdict_put_str(args, "property", prop);
     qdict_put_obj(args, "value", qobject_ref(value));
     ok = run(f, "qom-set", args);
-    if (!f->objs[k][i]) {
-        must_fail(f, ok, "there is no such object");
-    }
-    if ((k == GI || k == GP) && !strcmp(prop, "node") && is_bad_node(value)) {
-        must_fail(f, ok, "the node is invalid");
-    }
-    if (g_str_has_prefix(prop, "host-") &&
-        (qobject_type(value) != QTYPE_QLIST ||
-         qlist_empty(qobject_to(QList, value)))) {
-        must_fail(f, ok, "a rule needs host CPUs");
-    }
+    expect(f, ok, why);
     if (ok) {
         QDict *p = f->objs[k][i];
 
@@ -972,50 +1467,114 @@ static void step_qom_set(Fuzz *f)
 static void step_qom_get(Fuzz *f)
 {
     int k = pick(f, NB_KINDS), i = pick(f, nb_ids(k));
+    const char *prop = kinds[k].props[pick(f, 2)];
     g_autofree char *path = g_strdup_printf("/objects/%s", kinds[k].ids[i]);
-    QDict *args = qdict_new();
+    QDict *args = qdict_new(), *rsp;
 
     qdict_put_str(args, "path", path);
-    qdict_put_str(args, "property", kinds[k].props[pick(f, 2)]);
-    if (run(f, "qom-get", args) && !f->objs[k][i]) {
-        fuzz_fail(f, "qom-get of an object that does not exist succeeded");
+    qdict_put_str(args, "property", prop);
+    rsp = run_rsp(f, "qom-get", args);
+    expect(f, qdict_haskey(rsp, "return"),
+           f->objs[k][i] ? NULL : "there is no such object");
+    if (f->objs[k][i]) {
+        check_value(f, k, i, prop, qdict_get(rsp, "return"));
     }
+    qobject_unref(rsp);
 }
 
-static void step_device_del(Fuzz *f)
+/*
+ * Be the guest's ACPI PCI hotplug code (ICH9's registers at 0xcc0): eject
+ * the slot of device @d, whose bus QEMU gave hotplug select @bsel, as the
+ * guest does when device_del asks it to
+ */
+#define ACPI_PCIHP_ICH9     0xcc0
+#define PCIHP_EJ            0x08
+#define PCIHP_SEL           0x10
+
+static void eject(Fuzz *f, int d)
 {
-    const char *id = devices[pick(f, ARRAY_SIZE(devices))].id;
+    g_autofree char *bus = g_strdup_printf("/machine/peripheral/%s/%s",
+                                           devices[d].port, devices[d].port);
+    QDict *rsp = qtest_qmp(f->qts, "{ 'execute': 'qom-get', 'arguments':"
+                           " { 'path': %s, 'property': 'acpi-pcihp-bsel' } }",
+                           bus);
+    QDict *ev;
+
+    if (!qdict_haskey(rsp, "return")) {
+        fuzz_fail(f, "bus %s has no ACPI hotplug select", bus);
+    }
+    qtest_outl(f->qts, ACPI_PCIHP_ICH9 + PCIHP_SEL,
+               qdict_get_int(rsp, "return"));
+    qobject_unref(rsp);
+    /* every device on the port's bus is in slot 0 */
+    qtest_outl(f->qts, ACPI_PCIHP_ICH9 + PCIHP_EJ, 1);
+    /* the eject removes the device at once, and sends the event then */
+    if (device_exists(f, devices[d].id)) {
+        fuzz_fail(f, "device %s is still there after the guest ejected it",
+                  devices[d].id);
+    }
+    ev = qtest_qmp_eventwait_ref(f->qts, "DEVICE_DELETED");
+    if (g_strcmp0(qdict_get_try_str(qdict_get_qdict(ev, "data"), "device"),
+                  devices[d].id)) {
+        fuzz_fail(f, "DEVICE_DELETED names another device");
+    }
+    qobject_unref(ev);
+}
+
+/*
+ * device_del of a device, or device_add of one that device_del removed.
+ * A device on pcie.0 cannot be unplugged (q35 has no hotplug there), nor
+ * one that a generic initiator or port links; one behind a root port is
+ * unplugged when the guest ejects it, which the test does.
+ */
+static void step_device(Fuzz *f)
+{
+    int d = pick(f, ARRAY_SIZE(devices));
     QDict *args = qdict_new();
     bool ok;
 
-    qdict_put_str(args, "id", id);
+    qdict_put_str(args, "id", devices[d].id);
+    if (f->gone[d]) {
+        qdict_put_str(args, "driver", devices[d].driver);
+        qdict_put_str(args, "bus", devices[d].port);
+        expect(f, run(f, "device_add", args), NULL);
+        f->gone[d] = false;
+        return;
+    }
     ok = run(f, "device_del", args);
-    if (device_linked(f, id)) {
-        must_fail(f, ok, "a generic initiator or port links the device");
+    expect(f, ok, device_linked(f, devices[d].id) ?
+           "a generic initiator or port links the device" :
+           !devices[d].port ? "the device is on pcie.0" : NULL);
+    if (ok) {
+        eject(f, d);
+        f->gone[d] = true;
     }
 }
 
 static void step_reset(Fuzz *f)
 {
-    run(f, "system_reset", NULL);
+    expect(f, run(f, "system_reset", NULL), NULL);
     qtest_qmp_eventwait(f->qts, "RESET");
     f->migrated = false;
     f->tables_dirty = true;
 }
 
+/*
+ * Migration to a file must work, except from a VM that a migration has
+ * paused (postmigrate): QEMU refuses that until a reset
+ */
 static void step_migrate(Fuzz *f)
 {
     g_autofree char *uri = g_strdup_printf("exec:cat > %s",
                                            f->migration_file);
     QDict *args = qdict_new(), *rsp;
     const char *status;
+    bool ok;
 
     qdict_put_str(args, "uri", uri);
-    if (!run(f, "migrate", args)) {
-        /* a migrated VM stays paused, and migrates again after a reset */
-        if (!f->migrated) {
-            fuzz_fail(f, "migration did not start");
-        }
+    ok = run(f, "migrate", args);
+    expect(f, ok, f->migrated ? "a migration has paused the VM" : NULL);
+    if (!ok) {
         return;
     }
     f->migrated = true;
@@ -1036,39 +1595,259 @@ static void step_migrate(Fuzz *f)
     unlink(f->migration_file);
 }
 
+/* query-stats and info stats: the cache-monitor's LLC occupancy, summed */
+static void check_stats_reply(Fuzz *f, QList *results)
+{
+    int i = cache_monitor(f), n = 0;
+    QListEntry *e, *s;
+
+    QLIST_FOREACH_ENTRY(results, e) {
+        QDict *r = qobject_to(QDict, qlist_entry_obj(e));
+        int got[2] = { -1, -1 };
+
+        if (strcmp(qdict_get_str(r, "provider"), "resctrl")) {
+            continue;
+        }
+        n++;
+        QLIST_FOREACH_ENTRY(qdict_get_qlist(r, "stats"), s) {
+            QDict *st = qobject_to(QDict, qlist_entry_obj(s));
+            const char *name = qdict_get_str(st, "name");
+
+            if (!strcmp(name, "llc-occupancy")) {
+                got[0] = qdict_get_int(st, "value");
+            } else if (!strcmp(name, "llc-occupancy-l3-0")) {
+                got[1] = qdict_get_int(st, "value");
+            }
+        }
+        if (i >= 0 && (got[0] != cm_occupancy(f, i) || got[1] != got[0])) {
+            fuzz_fail(f, "query-stats: LLC occupancy %d (L3 domain 0: %d), "
+                      "expected %d", got[0], got[1], cm_occupancy(f, i));
+        }
+    }
+    if (n != (i >= 0)) {
+        fuzz_fail(f, "query-stats has %d resctrl results, expected %d", n,
+                  i >= 0);
+    }
+}
+
+/* query-stats-schemas: resctrl's for the VM, and per vCPU with per-vcpu */
+static void check_schemas_reply(Fuzz *f, QList *schemas)
+{
+    int i = cache_monitor(f);
+    bool vm = false, vcpu = false;
+    QListEntry *e;
+
+    QLIST_FOREACH_ENTRY(schemas, e) {
+        QDict *sc = qobject_to(QDict, qlist_entry_obj(e));
+        g_autoptr(GString) names = g_string_new(NULL);
+        QListEntry *v;
+
+        if (strcmp(qdict_get_str(sc, "provider"), "resctrl")) {
+            continue;
+        }
+        QLIST_FOREACH_ENTRY(qdict_get_qlist(sc, "stats"), v) {
+            g_string_append_printf(names, " %s", qdict_get_str(
+                qobject_to(QDict, qlist_entry_obj(v)), "name"));
+        }
+        if (strcmp(names->str, " llc-occupancy llc-occupancy-l3-0")) {
+            fuzz_fail(f, "query-stats-schemas: resctrl has%s", names->str);
+        }
+        vm |= !strcmp(qdict_get_str(sc, "target"), "vm");
+        vcpu |= !strcmp(qdict_get_str(sc, "target"), "vcpu");
+    }
+    if (vm != (i >= 0) ||
+        vcpu != (i >= 0 && qdict_get_bool(f->objs[CM][i], "per-vcpu"))) {
+        fuzz_fail(f, "query-stats-schemas: resctrl for the VM %s, per vCPU "
+                  "%s", vm ? "yes" : "no", vcpu ? "yes" : "no");
+    }
+}
+
+/* HMP info vcpu-affinity: one line per vCPU, then the emulator threads */
+static void check_info_vcpu_affinity(Fuzz *f, const char *text)
+{
+    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+    const char *emu_id;
+    QDict *emu = emulator_rule(f, &emu_id);
+    g_autofree char *emu_cpus = rule_cpus(f, emu);
+    g_autofree char *emu_line = g_strdup_printf(
+        "emulator threads: %s, rule %s", emu_cpus,
+        emu_id ? emu_id : "(start set)");
+    int i;
+
+    if (g_strv_length(lines) < NB_VCPUS + 2 ||
+        !g_str_has_prefix(lines[0], "vCPU ")) {
+        fuzz_fail(f, "info vcpu-affinity: %s", text);
+    }
+    for (i = 0; i < NB_VCPUS; i++) {
+        int r = vcpu_rule(f, i), index = -1, end = 0;
+        g_autofree char *cpus = rule_cpus(f, r < 0 ? NULL : f->objs[VA][r]);
+        char aff[64];
+
+        if (sscanf(lines[i + 1], "%d %*s %*s %*s %*s %63s %n", &index, aff,
+                   &end) != 2 || index != i || strcmp(aff, cpus) ||
+            strcmp(lines[i + 1] + end, r < 0 ? "(start set)"
+                                             : kinds[VA].ids[r])) {
+            fuzz_fail(f, "info vcpu-affinity: '%s', expected vCPU %d on %s, "
+                      "rule %s", lines[i + 1], i, cpus,
+                      r < 0 ? "(start set)" : kinds[VA].ids[r]);
+        }
+    }
+    if (strcmp(lines[NB_VCPUS + 1], emu_line)) {
+        fuzz_fail(f, "info vcpu-affinity: '%s', expected '%s'",
+                  lines[NB_VCPUS + 1], emu_line);
+    }
+}
+
+/* HMP info stats vm: resctrl's LLC occupancy, or nothing of resctrl */
+static void check_info_stats(Fuzz *f, const char *text)
+{
+    int i = cache_monitor(f);
+    g_autofree char *want = i < 0 ? NULL : g_strdup_printf(
+        "provider: resctrl\n    llc-occupancy (instant, B): %d\n"
+        "    llc-occupancy-l3-0 (instant, B): %d\n", cm_occupancy(f, i),
+        cm_occupancy(f, i));
+
+    if (i < 0 ? strstr(text, "resctrl") != NULL : !strstr(text, want)) {
+        fuzz_fail(f, "info stats vm: '%s', expected '%s'", text,
+                  want ? want : "nothing of resctrl");
+    }
+}
+
+/* HMP info numa: what the command line gives */
+static void check_info_numa(Fuzz *f, const char *text)
+{
+    g_autoptr(GString) want = g_string_new(NULL);
+    int n, c;
+
+    g_string_append_printf(want, "%d nodes\n", NB_NODES);
+    for (n = 0; n < NB_NODES; n++) {
+        g_string_append_printf(want, "node %d cpus:", n);
+        for (c = 0; c < NB_VCPUS; c++) {
+            if (c / 2 == n) {
+                g_string_append_printf(want, " %d", c);
+            }
+        }
+        g_string_append_printf(want, "\nnode %d size: %d MB\n"
+                               "node %d plugged: 0 MB\n", n,
+                               node_has_vcpus_and_memory(n) ? 128 : 0, n);
+    }
+    if (strcmp(text, want->str)) {
+        fuzz_fail(f, "info numa: '%s', expected '%s'", text, want->str);
+    }
+}
+
+/*
+ * A query, whose reply must be what the model says.  None of them may
+ * fail: qom-list of an object only fails when the object does not exist.
+ */
 static void step_query(Fuzz *f)
 {
     static const char *const hmp[] = {
         "info vcpu-affinity", "info stats vm", "info numa",
     };
-    QDict *args;
+    int k = pick(f, NB_KINDS), i = pick(f, nb_ids(k)), n, tids[NB_VCPUS];
+    bool seen[NB_KINDS][4] = {};
+    g_autofree char *path = NULL;
+    g_autofree char *text = NULL;
+    const char *cmd;
+    QDict *args = NULL, *rsp;
+    QListEntry *e;
 
-    switch (pick(f, 6)) {
+    switch (pick(f, 7)) {
     case 0:
-        run(f, "query-vcpu-affinity", NULL);
+        rsp = run_rsp(f, "query-vcpu-affinity", NULL);
+        expect(f, qdict_haskey(rsp, "return"), NULL);
+        vcpu_threads(f->qts, tids, NB_VCPUS);
+        check_affinity_reply(f, qdict_get_qdict(rsp, "return"), tids);
         break;
     case 1:
         args = qdict_new();
         qdict_put_str(args, "target", "vm");
-        run(f, "query-stats", args);
+        rsp = run_rsp(f, "query-stats", args);
+        expect(f, qdict_haskey(rsp, "return"), NULL);
+        check_stats_reply(f, qdict_get_qlist(rsp, "return"));
         break;
     case 2:
-        run(f, "query-stats-schemas", NULL);
+        rsp = run_rsp(f, "query-stats-schemas", NULL);
+        expect(f, qdict_haskey(rsp, "return"), NULL);
+        check_schemas_reply(f, qdict_get_qlist(rsp, "return"));
         break;
     case 3:
         args = qdict_new();
         qdict_put_str(args, "path", "/objects");
-        run(f, "qom-list", args);
+        rsp = run_rsp(f, "qom-list", args);
+        expect(f, qdict_haskey(rsp, "return"), NULL);
+        check_object_list(f, qdict_get_qlist(rsp, "return"), seen);
         break;
     case 4:
-        run(f, "query-cpus-fast", NULL);
+        /* an object's properties: the model's are there (others may be) */
+        args = qdict_new();
+        path = g_strdup_printf("/objects/%s", kinds[k].ids[i]);
+        qdict_put_str(args, "path", path);
+        rsp = run_rsp(f, "qom-list", args);
+        expect(f, qdict_haskey(rsp, "return"),
+               f->objs[k][i] ? NULL : "there is no such object");
+        for (n = 0; f->objs[k][i] && n < ARRAY_SIZE(kinds[k].props) &&
+             kinds[k].props[n]; n++) {
+            bool found = false;
+
+            QLIST_FOREACH_ENTRY(qdict_get_qlist(rsp, "return"), e) {
+                found |= !strcmp(qdict_get_str(qobject_to(QDict,
+                                     qlist_entry_obj(e)), "name"),
+                                 kinds[k].props[n]);
+            }
+            if (!found) {
+                fuzz_fail(f, "qom-list does not list %s", kinds[k].props[n]);
+            }
+        }
+        break;
+    case 5:
+        rsp = run_rsp(f, "query-cpus-fast", NULL);
+        expect(f, qdict_haskey(rsp, "return"), NULL);
+        n = 0;
+        QLIST_FOREACH_ENTRY(qdict_get_qlist(rsp, "return"), e) {
+            QDict *cpu = qobject_to(QDict, qlist_entry_obj(e));
+
+            if (qdict_get_int(cpu, "cpu-index") != n ||
+                qdict_get_int(qdict_get_qdict(cpu, "props"), "node-id") !=
+                n / 2 || qdict_get_int(cpu, "thread-id") <= 0) {
+                fuzz_fail(f, "query-cpus-fast: vCPU %d is not vCPU %d of "
+                          "node %d, or has no thread", n, n, n / 2);
+            }
+            n++;
+        }
+        if (n != NB_VCPUS) {
+            fuzz_fail(f, "query-cpus-fast lists %d vCPUs", n);
+        }
         break;
     default:
+        cmd = hmp[pick(f, ARRAY_SIZE(hmp))];
         args = qdict_new();
-        qdict_put_str(args, "command-line", hmp[pick(f, ARRAY_SIZE(hmp))]);
-        run(f, "human-monitor-command", args);
+        qdict_put_str(args, "command-line", cmd);
+        rsp = run_rsp(f, "human-monitor-command", args);
+        expect(f, qdict_haskey(rsp, "return"), NULL);
+        /* the monitor ends its lines with \r\n */
+        text = g_strdup(qstring_get_str(qobject_to(QString,
+                                                   qdict_get(rsp, "return"))));
+        for (n = 0, i = 0; text[i]; i++) {
+            if (text[i] != '\r') {
+                text[n++] = text[i];
+            }
+        }
+        text[n] = 0;
+        if (strstr(text, "Error")) {
+            fuzz_fail(f, "%s: %s", cmd, text);
+        }
+        if (cmd == hmp[0]) {
+            check_info_vcpu_affinity(f, text);
+        } else if (cmd == hmp[1]) {
+            check_info_stats(f, text);
+        } else {
+            check_info_numa(f, text);
+        }
         break;
     }
+    qobject_unref(rsp);
 }
 
 static void fuzz_step(Fuzz *f)
@@ -1084,7 +1863,7 @@ static void fuzz_step(Fuzz *f)
     } else if (r < 77) {
         step_qom_get(f);
     } else if (r < 83) {
-        step_device_del(f);
+        step_device(f);
     } else if (r < 87) {
         step_reset(f);
     } else if (r < 88) {
@@ -1094,6 +1873,7 @@ static void fuzz_step(Fuzz *f)
     }
     check_alive(f);
     check_objects(f);
+    check_devices(f);
     check_threads(f);
     check_groups(f);
     if (f->tables_dirty) {
@@ -1141,6 +1921,8 @@ static void test_fuzz(void)
     f.rand = g_rand_new_with_seed_array((const guint32 *)&f.seed, 2);
     f.host_node = host_node(&f.host_node_cpus);
     f.resctrl = resctrl_tree();
+    f.host_resctrl = g_file_test("/sys/fs/resctrl/mon_groups",
+                                 G_FILE_TEST_IS_DIR);
     f.migration_file = g_strdup_printf("%s/migration", f.resctrl);
     f.cmd = g_strdup("(start)");
 
@@ -1153,6 +1935,7 @@ static void test_fuzz(void)
     qdict_put_str(f.objs[GP][0], "pci-bus", "cxl.1");
     qdict_put_int(f.objs[GP][0], "node", 3);
     check_objects(&f);
+    check_devices(&f);
     check_threads(&f);
     check_tables(&f);
 
@@ -1168,6 +1951,7 @@ static void test_fuzz(void)
     }
     qtest_quit(f.qts);
     g_free(f.cmd);
+    g_free(f.error);
 
     /* QEMU removed its resctrl groups at exit */
     {
