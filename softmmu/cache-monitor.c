@@ -27,6 +27,7 @@
 #include "hw/core/cpu.h"
 #include "monitor/stats.h"
 #include "sysemu/cache-monitor.h"
+#include "sysemu/machine-ready.h"
 #include "sysemu/sysemu.h"
 #include "trace.h"
 
@@ -50,7 +51,6 @@ struct CacheMonitor {
 
 /* One object per VM: the groups would count the same threads twice */
 static CacheMonitor *the_monitor;
-static bool machine_ready;
 
 static const char *cm_id(CacheMonitor *cm)
 {
@@ -385,12 +385,14 @@ void cache_monitor_vcpu_created(CPUState *cpu)
     }
 }
 
-void cache_monitor_machine_ready(Error **errp)
+/* The machine and its vCPUs exist: put every thread in its group */
+static bool cm_machine_ready(Error **errp)
 {
-    machine_ready = true;
     if (the_monitor && !cm_setup(the_monitor, errp)) {
         the_monitor = NULL;
+        return false;
     }
+    return true;
 }
 
 /* The object ------------------------------------------------------------- */
@@ -492,8 +494,8 @@ static void cm_complete(UserCreatable *uc, Error **errp)
         return;
     }
     cm_remove_stale(cm);
-    /* object-add: the machine is there; at start-up, machine_ready() */
-    if (machine_ready && !cm_setup(cm, errp)) {
+    /* object-add: the machine is there; at start-up, cm_machine_ready() */
+    if (phase_check(PHASE_MACHINE_READY) && !cm_setup(cm, errp)) {
         return;
     }
     the_monitor = cm;
@@ -558,6 +560,7 @@ static const TypeInfo cm_info = {
 static void cm_register_types(void)
 {
     type_register_static(&cm_info);
+    machine_ready_add_hook(cm_machine_ready);
 }
 
 type_init(cm_register_types);

@@ -34,6 +34,7 @@
 #include "hw/boards.h"
 #include "hw/core/cpu.h"
 #include "sysemu/hostmem.h"
+#include "sysemu/machine-ready.h"
 #include "sysemu/numa.h"
 #include "sysemu/vcpu-affinity.h"
 #include "vcpu-affinity-internal.h"
@@ -41,7 +42,6 @@
 AffinityRuleList affinity_rules = QTAILQ_HEAD_INITIALIZER(affinity_rules);
 unsigned long *affinity_start_set;
 unsigned long affinity_host_nbits;
-static bool machine_ready;
 
 /* Learn QEMU's start set, once */
 static void affinity_init_host(void)
@@ -314,12 +314,12 @@ void vcpu_affinity_vcpu_created(CPUState *cpu)
         return;
     }
     /*
-     * At start-up, vcpu_affinity_machine_ready() checks and reports every
+     * At start-up, affinity_machine_ready() checks and reports every
      * rule after the board is built; until then a rule that cannot be
      * resolved yet leaves the thread alone.
      */
     if (!affinity_apply(cpu, NULL, &err)) {
-        if (machine_ready) {
+        if (phase_check(PHASE_MACHINE_READY)) {
             warn_report_err(err);
         } else {
             error_free(err);
@@ -327,22 +327,26 @@ void vcpu_affinity_vcpu_created(CPUState *cpu)
     }
 }
 
-void vcpu_affinity_machine_ready(Error **errp)
+/*
+ * The machine and its vCPUs exist: check every rule against them and
+ * apply all rules.  From here on, rules added, changed or deleted apply
+ * at once.
+ */
+static bool affinity_machine_ready(Error **errp)
 {
     AffinityRule *r;
 
     /* the CPUs QEMU may use, before anyone (libvirt) pins its threads */
     affinity_init_host();
-    machine_ready = true;
     if (QTAILQ_EMPTY(&affinity_rules)) {
-        return;
+        return true;
     }
     QTAILQ_FOREACH(r, &affinity_rules, next) {
         if (!rule_check_machine(r, errp)) {
-            return;
+            return false;
         }
     }
-    affinity_apply(NULL, NULL, errp);
+    return affinity_apply(NULL, NULL, errp);
 }
 
 /* The objects ------------------------------------------------------------- */
@@ -502,8 +506,8 @@ static void rule_set_host(Object *obj, Visitor *v, const char *name,
     old_set = r->host_set;
     r->host_set = NULL;
     if (rule_check_self(r, errp) &&
-        (!machine_ready || (rule_check_machine(r, errp) &&
-                            affinity_apply(NULL, r, errp)))) {
+        (!phase_check(PHASE_MACHINE_READY) ||
+         (rule_check_machine(r, errp) && affinity_apply(NULL, r, errp)))) {
         g_free(old);
         g_free(old_other);
         g_free(old_set);
@@ -539,13 +543,13 @@ static void rule_complete(UserCreatable *uc, Error **errp)
     if (!rule_check_self(r, errp)) {
         return;
     }
-    if (machine_ready && !rule_check_machine(r, errp)) {
+    if (phase_check(PHASE_MACHINE_READY) && !rule_check_machine(r, errp)) {
         return;
     }
     QTAILQ_INSERT_TAIL(&affinity_rules, r, next);
     r->listed = true;
     /* the threads that the new rule places are the ones that change */
-    if (machine_ready && !affinity_apply(NULL, r, errp)) {
+    if (phase_check(PHASE_MACHINE_READY) && !affinity_apply(NULL, r, errp)) {
         /* affinity_apply() has put the threads back */
         QTAILQ_REMOVE(&affinity_rules, r, next);
         r->listed = false;
@@ -556,20 +560,20 @@ static void rule_complete(UserCreatable *uc, Error **errp)
  * Deleting a rule falls back to the next one at once; if that cannot be
  * applied, the rule stays (object-del fails) and nothing changes.
  */
-static bool rule_can_be_deleted(UserCreatable *uc)
+static bool rule_can_be_deleted(UserCreatable *uc, Error **errp)
 {
     AffinityRule *r = AFFINITY_RULE(uc);
-    Error *err = NULL;
 
-    if (!r->listed || !machine_ready) {
+    if (!r->listed || !phase_check(PHASE_MACHINE_READY)) {
         return true;
     }
     r->deleting = true;
-    if (affinity_apply(NULL, NULL, &err)) {
+    if (affinity_apply(NULL, NULL, errp)) {
         return true;
     }
     r->deleting = false;
-    error_report_err(err);
+    error_prepend(errp, "%s '%s' can't be deleted: placing its threads by "
+                  "the next rule failed: ", rule_type(r), rule_id(r));
     return false;
 }
 
@@ -652,6 +656,7 @@ static void affinity_register_types(void)
     type_register_static(&affinity_rule_info);
     type_register_static(&vcpu_affinity_info);
     type_register_static(&emulator_affinity_info);
+    machine_ready_add_hook(affinity_machine_ready);
 }
 
 type_init(affinity_register_types);

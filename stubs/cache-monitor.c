@@ -10,7 +10,3 @@
 void cache_monitor_vcpu_created(CPUState *cpu)
 {
 }
-
-void cache_monitor_machine_ready(Error **errp)
-{
-}

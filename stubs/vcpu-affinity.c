@@ -14,10 +14,6 @@ void vcpu_affinity_vcpu_created(CPUState *cpu)
 {
 }
 
-void vcpu_affinity_machine_ready(Error **errp)
-{
-}
-
 void hmp_info_vcpu_affinity(Monitor *mon, const QDict *qdict)
 {
     monitor_printf(mon, "vCPU affinity is not supported on this host\n");

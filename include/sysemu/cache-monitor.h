@@ -13,7 +13,4 @@
  */
 void cache_monitor_vcpu_created(CPUState *cpu);
 
-/* The machine and its vCPUs exist: put every thread in its group */
-void cache_monitor_machine_ready(Error **errp);
-
 #endif

@@ -17,13 +17,6 @@
 void vcpu_affinity_vcpu_created(CPUState *cpu);
 
 /*
- * The machine and its vCPUs exist: check every rule against them and
- * apply all rules.  From here on, rules added, changed or deleted apply
- * at once.
- */
-void vcpu_affinity_machine_ready(Error **errp);
-
-/*
  * For query-vcpu-affinity: the ids of the rules that place vCPUs 0 to
  * @nb_vcpus - 1, then the emulator threads' rule, in a new array of
  * @nb_vcpus + 1 entries (free it with g_free()); NULL where no rule does

@@ -197,14 +197,41 @@ static void test_qom_get_json(void)
     qtest_quit(qts);
 }
 
+static int strcmp_ptr(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 static void test_qmp_schema(void)
 {
     QTestState *qts = start(NODES);
     QDict *rsp = qtest_qmp(qts, "{ 'execute': 'query-qmp-schema' }");
     g_autoptr(GString) json = qobject_to_json(qdict_get(rsp, "return"));
+    g_autoptr(GPtrArray) types = NULL;
+    g_autofree char *names = NULL;
+    const QListEntry *e;
 
     g_assert_nonnull(strstr(json->str, "\"acpi-generic-initiator\""));
     g_assert_nonnull(strstr(json->str, "\"pci-dev\""));
+    qobject_unref(rsp);
+
+    /* both objects are kinds of the abstract acpi-generic-node */
+    rsp = qtest_qmp(qts, "{ 'execute': 'qom-list-types', 'arguments': {"
+                    " 'implements': 'acpi-generic-node', 'abstract': true } }");
+    types = g_ptr_array_new_with_free_func(g_free);
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(rsp, "return"), e) {
+        QDict *t = qobject_to(QDict, qlist_entry_obj(e));
+
+        g_ptr_array_add(types, g_strdup_printf("%s%s",
+                        qdict_get_str(t, "name"),
+                        qdict_get_try_bool(t, "abstract", false) ?
+                        " (abstract)" : ""));
+    }
+    g_ptr_array_sort(types, strcmp_ptr);
+    g_ptr_array_add(types, NULL);
+    names = g_strjoinv(",", (char **)types->pdata);
+    g_assert_cmpstr(names, ==, "acpi-generic-initiator,"
+                    "acpi-generic-node (abstract),acpi-generic-port");
     qobject_unref(rsp);
     qtest_quit(qts);
 }
@@ -336,8 +363,10 @@ static void test_hmat_initiator_in_use(void)
                             "hierarchy=memory,data-type=access-latency,"
                             "latency=5");
 
-    assert_qmp_error(qts, "in use", "{ 'execute': 'object-del',"
-                     " 'arguments': { 'id': 'gi1' } }");
+    assert_qmp_error(qts, "acpi-generic-initiator 'gi1' can't be deleted: "
+                     "HMAT names node 1 as an initiator only through it",
+                     "{ 'execute': 'object-del', 'arguments': {"
+                     " 'id': 'gi1' } }");
     assert_qmp_error(qts, "node 1 is an HMAT initiator only through this "
                      "object", "{ 'execute': 'qom-set', 'arguments': {"
                      " 'path': '/objects/gi1', 'property': 'node',"
@@ -350,6 +379,11 @@ static void test_hmat_initiator_in_use(void)
                              " 'id': 'gi1' } }");
     reset(qts);
     assert_srat_nodes(qts, "1");
+    /* and now gi2 is the last one */
+    assert_qmp_error(qts, "acpi-generic-initiator 'gi2' can't be deleted: "
+                     "HMAT names node 1 as an initiator only through it",
+                     "{ 'execute': 'object-del', 'arguments': {"
+                     " 'id': 'gi2' } }");
     assert_running(qts);
     qtest_quit(qts);
 }

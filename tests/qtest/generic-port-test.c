@@ -199,20 +199,37 @@ static void test_json(void)
     qtest_quit(qts);
 }
 
+/*
+ * A port node that HMAT names as a target keeps its last port, and says
+ * why; with two ports on the node, either may go.
+ */
 static void test_hmat_target_in_use(void)
 {
-    QTestState *qts = start(NODES BRIDGES GP("gp1", "cxl.1", "1") HMAT_TO_1);
+    QTestState *qts = start(NODES BRIDGES GP("gp1", "cxl.1", "1")
+                            GP("gp2", "cxl.2", "1") HMAT_TO_1);
 
-    assert_qmp_error(qts, "in use",
+    qtest_qmp_assert_success(qts, "{ 'execute': 'object-del', 'arguments':"
+                             " { 'id': 'gp1' } }");
+    assert_qmp_error(qts, "acpi-generic-port 'gp2' can't be deleted: HMAT "
+                     "names node 1 as a target only through it",
                      "{ 'execute': 'object-del', 'arguments':"
-                     " { 'id': 'gp1' } }");
-    assert_qmp_error(qts, "acpi-generic-port 'gp1': node 1 is an HMAT "
+                     " { 'id': 'gp2' } }");
+    assert_qmp_error(qts, "acpi-generic-port 'gp2': node 1 is an HMAT "
                      "target only through this object",
                      "{ 'execute': 'qom-set', 'arguments': { 'path':"
-                     " '/objects/gp1', 'property': 'node', 'value': 2 } }");
+                     " '/objects/gp2', 'property': 'node', 'value': 2 } }");
     assert_running(qts);
     reset(qts);
-    assert_srat_ports(qts, "1:12");
+    assert_srat_ports(qts, "1:222");
+    /* a second port again: now the first may move away */
+    qtest_qmp_assert_success(qts, "{ 'execute': 'object-add', 'arguments': {"
+                             " 'qom-type': 'acpi-generic-port', 'id': 'gp1',"
+                             " 'pci-bus': 'cxl.1', 'node': 1 } }");
+    qtest_qmp_assert_success(qts, "{ 'execute': 'qom-set', 'arguments': {"
+                             " 'path': '/objects/gp2', 'property': 'node',"
+                             " 'value': 2 } }");
+    reset(qts);
+    assert_srat_ports(qts, "1:12,2:222");
     qtest_quit(qts);
 }
 

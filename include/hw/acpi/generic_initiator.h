@@ -5,7 +5,8 @@
  * An acpi-generic-initiator object links one PCI device to one guest NUMA
  * node (an ACPI proximity domain).  Firmware describes each link with a
  * Generic Initiator Affinity Structure in SRAT (ACPI 6.5: 5.2.16.6), and
- * the node becomes an initiator for HMAT (5.2.28).
+ * the node becomes an initiator for HMAT (5.2.28).  The type is a
+ * subclass of acpi-generic-node (hw/acpi/generic_node.h).
  */
 
 #ifndef HW_ACPI_GENERIC_INITIATOR_H
@@ -25,32 +26,6 @@ typedef struct AcpiGenericInitiatorPci {
     uint16_t segment;   /* PCI segment group */
     uint16_t bdf;       /* bus << 8 | devfn, bus as firmware numbered it */
 } AcpiGenericInitiatorPci;
-
-/**
- * acpi_generic_affinity_check_node:
- * @type: the object's type, for messages
- * @id: the object's id, for messages
- * @node: a guest NUMA node
- * @errp: pointer to a NULL-initialized error object
- *
- * Can @node be the proximity domain of an SRAT generic affinity structure
- * (a generic initiator or a generic port) now: the machine has ACPI
- * tables and NUMA nodes, and @node is declared?  Shared by the
- * acpi-generic-initiator and acpi-generic-port objects.
- */
-bool acpi_generic_affinity_check_node(const char *type, const char *id,
-                                      uint32_t node, Error **errp);
-
-/**
- * acpi_generic_initiator_link_devices:
- * @errp: pointer to a NULL-initialized error object
- *
- * Link every acpi-generic-initiator object created on the command line to
- * its PCI device and check it against the machine's NUMA configuration.
- * Called once, after the command line's devices were created.  Objects
- * created later are linked when they are completed.
- */
-void acpi_generic_initiator_link_devices(Error **errp);
 
 /**
  * acpi_generic_initiator_list:

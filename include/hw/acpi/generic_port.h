@@ -7,7 +7,8 @@
  * Affinity Structure in SRAT (ACPI 6.5: 5.2.16.7) whose device handle is
  * the bridge's ACPI device ("ACPI0016" and its _UID), and HMAT may give
  * latencies and bandwidths from initiators to that domain (5.2.28), which
- * the OS combines with what the CXL devices below the port report.
+ * the OS combines with what the CXL devices below the port report.  The
+ * type is a subclass of acpi-generic-node (hw/acpi/generic_node.h).
  */
 
 #ifndef HW_ACPI_GENERIC_PORT_H
@@ -29,17 +30,6 @@ typedef struct AcpiGenericPortInfo {
     uint32_t node;      /* proximity domain */
     uint32_t uid;       /* the bridge's _UID: its bus number */
 } AcpiGenericPortInfo;
-
-/**
- * acpi_generic_port_link_buses:
- * @errp: pointer to a NULL-initialized error object
- *
- * Link every acpi-generic-port object created on the command line to its
- * CXL host bridge and check it against the machine's NUMA configuration.
- * Called once, after the command line's devices were created.  Objects
- * created later are linked when they are completed.
- */
-void acpi_generic_port_link_buses(Error **errp);
 
 /**
  * acpi_generic_port_list:
