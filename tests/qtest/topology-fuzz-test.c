@@ -837,10 +837,22 @@ static bool device_exists(Fuzz *f, const char *id)
 /* The devices are those of the model: -device ones not removed */
 static void check_devices(Fuzz *f)
 {
+    QDict *rsp = qtest_qmp(f->qts, "{ 'execute': 'qom-list', 'arguments':"
+                           " { 'path': '/machine/peripheral' } }");
+    bool seen[ARRAY_SIZE(devices)] = {};
+    QListEntry *e;
     int d;
 
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(rsp, "return"), e) {
+        d = dev_index(qdict_get_str(qobject_to(QDict, qlist_entry_obj(e)),
+                                    "name"));
+        if (d >= 0) {
+            seen[d] = true;
+        }
+    }
+    qobject_unref(rsp);
     for (d = 0; d < ARRAY_SIZE(devices); d++) {
-        if (device_exists(f, devices[d].id) == f->gone[d]) {
+        if (seen[d] == f->gone[d]) {
             fuzz_fail(f, "device %s %s", devices[d].id,
                       f->gone[d] ? "exists, but device_del removed it"
                                  : "is missing");
