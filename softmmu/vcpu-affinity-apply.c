@@ -232,7 +232,7 @@ static void pins_add(ThreadPins *pins, pid_t tid, const unsigned long *want)
  */
 static void pins_add_emulator(ThreadPins *pins, const unsigned long *want)
 {
-    g_autoptr(GArray) threads = qemu_thread_registry_list();
+    g_autoptr(GArray) threads = qemu_thread_registry_list(true);
     guint i;
 
     for (i = 0; i < threads->len; i++) {

@@ -99,7 +99,7 @@ static EmulatorThreadRole emulator_thread_role(QemuThreadRole role)
 /* The emulator threads, from the thread registry */
 static EmulatorThreadInfoList *emulator_threads(void)
 {
-    g_autoptr(GArray) threads = qemu_thread_registry_list();
+    g_autoptr(GArray) threads = qemu_thread_registry_list(true);
     EmulatorThreadInfoList *list = NULL, **tail = &list;
     guint i;
 

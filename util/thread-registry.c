@@ -14,7 +14,11 @@
 #include "qemu/thread-registry.h"
 
 static QemuMutex registry_lock;
-static GHashTable *registry;    /* thread id -> QemuThreadEntry */
+/*
+ * thread id -> QemuThreadEntry, the emulator threads apart, so that
+ * listing them costs nothing per vCPU
+ */
+static GHashTable *emulator_threads, *other_threads;
 
 static const char *const role_names[QEMU_THREAD_ROLE__MAX] = {
     [QEMU_THREAD_ROLE_OTHER] = "other",
@@ -74,15 +78,49 @@ static QemuThreadRole role_from_name(const char *name)
     return QEMU_THREAD_ROLE_OTHER;
 }
 
+static GHashTable *table_of(QemuThreadRole role)
+{
+    return qemu_thread_role_is_emulator(role) ? emulator_threads
+                                              : other_threads;
+}
+
+/* The entry of thread @tid, or NULL; call with registry_lock held */
+static QemuThreadEntry *registry_find(int tid)
+{
+    return g_hash_table_lookup(emulator_threads, GINT_TO_POINTER(tid)) ?:
+        g_hash_table_lookup(other_threads, GINT_TO_POINTER(tid));
+}
+
+/* Forget thread @tid; call with registry_lock held */
+static void registry_remove(int tid)
+{
+    if (!g_hash_table_remove(emulator_threads, GINT_TO_POINTER(tid))) {
+        g_hash_table_remove(other_threads, GINT_TO_POINTER(tid));
+    }
+}
+
+/* Give @e role @role, in the table of that role; with registry_lock */
+static void registry_set_role(QemuThreadEntry *e, QemuThreadRole role)
+{
+    GHashTable *from = table_of(e->role), *to = table_of(role);
+
+    if (from != to) {
+        g_hash_table_steal(from, GINT_TO_POINTER(e->tid));
+        g_hash_table_insert(to, GINT_TO_POINTER(e->tid), e);
+    }
+    e->role = role;
+}
+
 /* Add or replace thread @tid; call with registry_lock held */
 static QemuThreadEntry *registry_put(int tid, QemuThreadRole role)
 {
     QemuThreadEntry *e = g_new(QemuThreadEntry, 1);
 
+    registry_remove(tid);
     e->tid = tid;
     e->role = role;
     e->vcpu_index = -1;
-    g_hash_table_replace(registry, GINT_TO_POINTER(tid), e);
+    g_hash_table_insert(table_of(role), GINT_TO_POINTER(tid), e);
     return e;
 }
 
@@ -107,11 +145,11 @@ static void registry_fork_parent(void)
 
 static void registry_fork_child(void)
 {
-    QemuThreadEntry *e = g_hash_table_lookup(registry,
-                                             GINT_TO_POINTER(forking_tid));
+    QemuThreadEntry *e = registry_find(forking_tid);
     QemuThreadRole role = e ? e->role : QEMU_THREAD_ROLE_OTHER;
 
-    g_hash_table_remove_all(registry);
+    g_hash_table_remove_all(emulator_threads);
+    g_hash_table_remove_all(other_threads);
     registry_put(qemu_get_thread_id(), role);
     qemu_mutex_unlock(&registry_lock);
 }
@@ -124,7 +162,8 @@ static void registry_init(void)
 
     if (g_once_init_enter(&done)) {
         qemu_mutex_init(&registry_lock);
-        registry = g_hash_table_new_full(NULL, NULL, NULL, g_free);
+        emulator_threads = g_hash_table_new_full(NULL, NULL, NULL, g_free);
+        other_threads = g_hash_table_new_full(NULL, NULL, NULL, g_free);
         /* on Linux, the main thread's id is the process id */
         registry_put(getpid(), QEMU_THREAD_ROLE_MAIN_LOOP);
 #ifdef CONFIG_POSIX
@@ -151,7 +190,7 @@ void qemu_thread_registry_remove_self(void)
 
     registry_init();
     qemu_mutex_lock(&registry_lock);
-    g_hash_table_remove(registry, GINT_TO_POINTER(tid));
+    registry_remove(tid);
     qemu_mutex_unlock(&registry_lock);
 }
 
@@ -159,13 +198,13 @@ void qemu_thread_registry_set_vcpu(int tid, int vcpu_index)
 {
     QemuThreadEntry *e;
 
+    if (tid <= 0) {
+        return;
+    }
     registry_init();
     qemu_mutex_lock(&registry_lock);
-    e = g_hash_table_lookup(registry, GINT_TO_POINTER(tid));
-    if (!e) {
-        e = registry_put(tid, QEMU_THREAD_ROLE_VCPU);
-    }
-    e->role = QEMU_THREAD_ROLE_VCPU;
+    e = registry_find(tid) ?: registry_put(tid, QEMU_THREAD_ROLE_VCPU);
+    registry_set_role(e, QEMU_THREAD_ROLE_VCPU);
     if (e->vcpu_index < 0 || vcpu_index < e->vcpu_index) {
         e->vcpu_index = vcpu_index;
     }
@@ -179,9 +218,9 @@ void qemu_thread_registry_set_role(int tid, QemuThreadRole role)
     assert(role < QEMU_THREAD_ROLE__MAX && role != QEMU_THREAD_ROLE_VCPU);
     registry_init();
     qemu_mutex_lock(&registry_lock);
-    e = g_hash_table_lookup(registry, GINT_TO_POINTER(tid));
+    e = registry_find(tid);
     if (e) {
-        e->role = role;
+        registry_set_role(e, role);
     }
     qemu_mutex_unlock(&registry_lock);
 }
@@ -193,19 +232,30 @@ static gint entry_cmp(gconstpointer a, gconstpointer b)
     return (x->tid > y->tid) - (x->tid < y->tid);
 }
 
-GArray *qemu_thread_registry_list(void)
+static void append_entries(GArray *list, GHashTable *table)
 {
-    GArray *list;
     GHashTableIter it;
     gpointer e;
+
+    g_hash_table_iter_init(&it, table);
+    while (g_hash_table_iter_next(&it, NULL, &e)) {
+        g_array_append_vals(list, e, 1);
+    }
+}
+
+GArray *qemu_thread_registry_list(bool emulator_only)
+{
+    GArray *list;
 
     registry_init();
     qemu_mutex_lock(&registry_lock);
     list = g_array_sized_new(false, false, sizeof(QemuThreadEntry),
-                             g_hash_table_size(registry));
-    g_hash_table_iter_init(&it, registry);
-    while (g_hash_table_iter_next(&it, NULL, &e)) {
-        g_array_append_vals(list, e, 1);
+                             g_hash_table_size(emulator_threads) +
+                             (emulator_only ? 0 :
+                              g_hash_table_size(other_threads)));
+    append_entries(list, emulator_threads);
+    if (!emulator_only) {
+        append_entries(list, other_threads);
     }
     qemu_mutex_unlock(&registry_lock);
     g_array_sort(list, entry_cmp);

@@ -66,11 +66,13 @@ void qemu_thread_registry_set_vcpu(int tid, int vcpu_index);
 void qemu_thread_registry_set_role(int tid, QemuThreadRole role);
 
 /*
- * The registered threads now, sorted by thread id, in a new GArray of
- * QemuThreadEntry.  Threads may start and end at any time: a thread of
- * the list may have ended by the time the caller looks at it.
+ * The registered threads now (@emulator_only: the emulator threads, see
+ * qemu_thread_role_is_emulator(), at a cost that does not grow with the
+ * vCPUs), sorted by thread id, in a new GArray of QemuThreadEntry.
+ * Threads may start and end at any time: a thread of the list may have
+ * ended by the time the caller looks at it.
  */
-GArray *qemu_thread_registry_list(void);
+GArray *qemu_thread_registry_list(bool emulator_only);
 
 /*
  * Whether a thread of @role is an emulator thread, in libvirt's sense of
