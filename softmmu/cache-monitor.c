@@ -22,6 +22,7 @@
 #include "qemu/error-report.h"
 #include "qemu/notify.h"
 #include "qemu/resctrl.h"
+#include "qemu/thread-registry.h"
 #include "qom/object_interfaces.h"
 #include "hw/boards.h"
 #include "hw/core/cpu.h"
@@ -119,37 +120,35 @@ static bool cm_add_vcpu(CacheMonitor *cm, CPUState *cpu, Error **errp)
     return true;
 }
 
-/* Every thread in its group: the vCPUs', then the others (emulator) */
+/*
+ * Every thread in its group: the vCPUs', then the emulator threads (the
+ * thread registry's threads but the vCPUs', IOThreads and thread
+ * contexts, which are in no group of ours)
+ */
 static bool cm_add_threads(CacheMonitor *cm, Error **errp)
 {
-    g_autoptr(GHashTable) vcpus = g_hash_table_new(NULL, NULL);
+    g_autoptr(GArray) threads = NULL;
     g_autofree char *emulator = group_name(cm, NULL);
-    GDir *dir;
-    const char *name;
     CPUState *cpu;
-    bool ok = true;
+    guint i;
 
     CPU_FOREACH(cpu) {
         if (!cm_add_vcpu(cm, cpu, errp)) {
             return false;
         }
-        g_hash_table_add(vcpus, GINT_TO_POINTER(cpu->thread_id));
     }
-    dir = g_dir_open("/proc/self/task", 0, NULL);
-    while (ok && dir && (name = g_dir_read_name(dir))) {
-        pid_t tid = atoi(name);
+    threads = qemu_thread_registry_list(true);
+    for (i = 0; i < threads->len; i++) {
+        QemuThreadEntry *t = &g_array_index(threads, QemuThreadEntry, i);
 
-        if (tid > 0 && !g_hash_table_contains(vcpus, GINT_TO_POINTER(tid))) {
-            ok = qemu_resctrl_group_add_thread(cm->root, emulator, tid, errp);
+        if (qemu_thread_role_is_emulator(t->role) &&
+            !qemu_resctrl_group_add_thread(cm->root, emulator, t->tid,
+                                           errp)) {
+            error_prepend(errp, "cache-monitor '%s': ", cm_id(cm));
+            return false;
         }
     }
-    if (dir) {
-        g_dir_close(dir);
-    }
-    if (!ok) {
-        error_prepend(errp, "cache-monitor '%s': ", cm_id(cm));
-    }
-    return ok;
+    return true;
 }
 
 /*
