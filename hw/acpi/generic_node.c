@@ -261,6 +261,14 @@ static bool gn_check_link(AcpiGenericNode *gn, const char *name,
         if (!*dev) {
             return false;
         }
+        /* the guest may complete the unplug at any time: no new link */
+        if ((*dev)->pending_deleted_event) {
+            error_setg(errp, "%s '%s': %s '%s' is being unplugged "
+                       "(device_del)", gn_type(gn), acpi_generic_node_id(gn),
+                       gn_class(gn)->link_prop, name);
+            *dev = NULL;
+            return false;
+        }
     }
     return gn_check_unique(gn, name, *dev, node, errp);
 }

@@ -347,6 +347,11 @@ static void test_unplug(void)
     /* the unplug request is accepted now (the guest completes it) */
     qtest_qmp_assert_success(qts, "{ 'execute': 'device_del', 'arguments': {"
                              " 'id': 'dev0' } }");
+    /* a device being unplugged cannot be linked again */
+    assert_qmp_error(qts, "acpi-generic-initiator 'gi2': pci-dev 'dev0' is "
+                     "being unplugged", "{ 'execute': 'object-add',"
+                     " 'arguments': { 'qom-type': 'acpi-generic-initiator',"
+                     " 'id': 'gi2', 'pci-dev': 'dev0', 'node': 1 } }");
     assert_running(qts);
     qtest_quit(qts);
 }
