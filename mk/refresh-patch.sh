@@ -5,9 +5,11 @@
 #
 # Rewrite patches/PATCH from your edits in .build/src: the diff of FILE...
 # between the base with the patches *before* PATCH in patches/series
-# applied, and .build/src.  The header of an existing PATCH (everything
-# before its first "--- a/" line) is kept; a new PATCH gets a header to
-# fill in.  Add a new PATCH to patches/series yourself.
+# applied, and .build/src with the changes of the patches *after* PATCH
+# to FILE taken out (so that a file later patches change too is right).
+# The header of an existing PATCH (everything before its first "--- a/"
+# line) is kept; a new PATCH gets a header to fill in.  Add a new PATCH to
+# patches/series yourself.
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -49,11 +51,35 @@ Signed-off-by: $(git config user.name) <$(git config user.email)>
 EOF
 fi
 
+# The new side: .build/src with the hunks of the patches *after* PATCH
+# taken out again (newest first), so that a file later patches change
+# too keeps those changes in their own patches
+mkdir -p "$T/b"
+for f in "$@"; do
+    mkdir -p "$T/b/$(dirname "$f")"
+    cp "$B/src/$f" "$T/b/$f"
+done
+grep -v '^[[:space:]]*\(#\|$\)' "$top/patches/series" |
+    sed -n "/^$name\$/,\$p" | sed 1d | tac > "$T/later"
+while read -r p; do
+    for f in "$@"; do
+        awk -v f="$f" '/^--- a\//{on = ($0 == "--- a/" f)} on' \
+            "$top/patches/$p" > "$T/hunks"
+        [ -s "$T/hunks" ] || continue
+        patch -d "$T/b" -p1 -R -F0 -s --no-backup-if-mismatch -r - \
+            < "$T/hunks" > /dev/null 2>&1 || {
+            echo "$0: $p's changes to $f do not come out of .build/src/$f;" \
+                "refresh $p too, or edit the patches by hand" >&2
+            exit 1
+        }
+    done
+done < "$T/later"
+
 cp "$T/header" "$T/new"
 for f in "$@"; do
     a="$T/a/$f"
     [ -f "$a" ] || a=/dev/null
-    diff -u "$a" "$B/src/$f" |
+    diff -u "$a" "$T/b/$f" |
         sed "1s#^--- .*#--- a/$f#; 2s#^+++ .*#+++ b/$f#" >> "$T/new" || true
 done
 mv "$T/new" "$out"
