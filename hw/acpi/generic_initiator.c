@@ -55,24 +55,21 @@ static void gi_unplug_blocker(AcpiGenericNode *gn, Error **blocker)
                gn->link, gn->node, acpi_generic_node_id(gn));
 }
 
-typedef struct GiList {
-    AcpiGenericInitiatorPci *entries;
-    size_t n;
-} GiList;
-
-static void gi_list_add(AcpiGenericNode *gn, void *opaque)
+static bool gi_fill(AcpiGenericNode *gn, void *entry)
 {
-    GiList *list = opaque;
+    AcpiGenericInitiatorPci *gi = entry;
     PCIDevice *dev = PCI_DEVICE(gn->dev);
 
-    if (gn->dev->realized) {
-        list->entries[list->n++] = (AcpiGenericInitiatorPci) {
-            .node = gn->node,
-            /* QEMU 7.2 puts every PCI host bridge in segment 0 */
-            .segment = 0,
-            .bdf = PCI_BUILD_BDF(pci_dev_bus_num(dev), dev->devfn),
-        };
+    if (!gn->dev->realized) {
+        return false;
     }
+    *gi = (AcpiGenericInitiatorPci) {
+        .node = gn->node,
+        /* QEMU 7.2 puts every PCI host bridge in segment 0 */
+        .segment = 0,
+        .bdf = PCI_BUILD_BDF(pci_dev_bus_num(dev), dev->devfn),
+    };
+    return true;
 }
 
 /* By node, then by device */
@@ -91,19 +88,9 @@ static int gi_compare(const void *a, const void *b)
 
 AcpiGenericInitiatorPci *acpi_generic_initiator_list(size_t *count)
 {
-    size_t linked = acpi_generic_node_count(TYPE_ACPI_GENERIC_INITIATOR);
-    GiList list = { linked ? g_new(AcpiGenericInitiatorPci, linked) : NULL };
-
-    acpi_generic_node_foreach(TYPE_ACPI_GENERIC_INITIATOR, gi_list_add, &list);
-    if (list.n > 1) {
-        qsort(list.entries, list.n, sizeof(*list.entries), gi_compare);
-    }
-    if (!list.n) {
-        g_free(list.entries);
-        list.entries = NULL;
-    }
-    *count = list.n;
-    return list.entries;
+    return acpi_generic_node_list(TYPE_ACPI_GENERIC_INITIATOR,
+                                  sizeof(AcpiGenericInitiatorPci), gi_fill,
+                                  gi_compare, count);
 }
 
 static void gi_class_init(ObjectClass *oc, void *data)

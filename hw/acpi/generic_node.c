@@ -448,33 +448,40 @@ static bool gn_machine_ready(Error **errp)
     return true;
 }
 
-static void gn_count_one(AcpiGenericNode *gn, void *opaque)
-{
-    (*(size_t *)opaque)++;
-}
-
-size_t acpi_generic_node_count(const char *type)
-{
-    size_t n = 0;
-
-    acpi_generic_node_foreach(type, gn_count_one, &n);
-    return n;
-}
-
-void acpi_generic_node_foreach(const char *type, AcpiGenericNodeFunc fn,
-                               void *opaque)
+void *acpi_generic_node_list(const char *type, size_t size,
+                             AcpiGenericNodeFill fill, GCompareFunc compare,
+                             size_t *count)
 {
     ObjectClass *k = object_class_by_name(type);
     AcpiGenericNode *gn;
+    size_t n = 0;
+    char *list;
     int node;
 
     for (node = 0; node < MAX_NODES; node++) {
         QTAILQ_FOREACH(gn, &gn_nodes[node], next) {
-            if (gn->dev && object_get_class(OBJECT(gn)) == k) {
-                fn(gn, opaque);
+            n += gn->dev && object_get_class(OBJECT(gn)) == k;
+        }
+    }
+    list = n ? g_malloc(n * size) : NULL;
+    n = 0;
+    for (node = 0; node < MAX_NODES; node++) {
+        QTAILQ_FOREACH(gn, &gn_nodes[node], next) {
+            if (gn->dev && object_get_class(OBJECT(gn)) == k &&
+                fill(gn, list + n * size)) {
+                n++;
             }
         }
     }
+    if (n > 1) {
+        qsort(list, n, size, compare);
+    }
+    if (!n) {
+        g_free(list);
+        list = NULL;
+    }
+    *count = n;
+    return list;
 }
 
 static void gn_finalize(Object *obj)

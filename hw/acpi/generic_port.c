@@ -52,20 +52,14 @@ static void gp_unplug_blocker(AcpiGenericNode *gn, Error **blocker)
                "first", gn->link, gn->node, acpi_generic_node_id(gn));
 }
 
-typedef struct GpList {
-    AcpiGenericPortInfo *entries;
-    size_t n;
-} GpList;
-
-static void gp_list_add(AcpiGenericNode *gn, void *opaque)
+static bool gp_fill(AcpiGenericNode *gn, void *entry)
 {
-    GpList *list = opaque;
-
-    list->entries[list->n++] = (AcpiGenericPortInfo) {
+    *(AcpiGenericPortInfo *)entry = (AcpiGenericPortInfo) {
         .node = gn->node,
         /* the DSDT's _UID of a CXL host bridge: its bus number */
         .uid = PXB_CXL_DEV(gn->dev)->bus_nr,
     };
+    return true;
 }
 
 /* By node, then by _UID */
@@ -81,15 +75,9 @@ static int gp_compare(const void *a, const void *b)
 
 AcpiGenericPortInfo *acpi_generic_port_list(size_t *count)
 {
-    size_t linked = acpi_generic_node_count(TYPE_ACPI_GENERIC_PORT);
-    GpList list = { linked ? g_new(AcpiGenericPortInfo, linked) : NULL };
-
-    acpi_generic_node_foreach(TYPE_ACPI_GENERIC_PORT, gp_list_add, &list);
-    if (list.n > 1) {
-        qsort(list.entries, list.n, sizeof(*list.entries), gp_compare);
-    }
-    *count = list.n;
-    return list.entries;
+    return acpi_generic_node_list(TYPE_ACPI_GENERIC_PORT,
+                                  sizeof(AcpiGenericPortInfo), gp_fill,
+                                  gp_compare, count);
 }
 
 static void gp_class_init(ObjectClass *oc, void *data)

@@ -14,7 +14,7 @@
  * object the HMAT configuration needs cannot be deleted or moved.  A
  * subclass says how it finds its device and what its messages say; it
  * turns its linked objects into plain values for the SRAT builder with
- * acpi_generic_node_foreach().
+ * acpi_generic_node_list().
  */
 
 #ifndef HW_ACPI_GENERIC_NODE_H
@@ -100,26 +100,25 @@ const char *acpi_generic_node_id(AcpiGenericNode *gn);
 void acpi_generic_node_class_add_link(ObjectClass *oc, const char *name,
                                       const char *description);
 
-/**
- * acpi_generic_node_count:
- * @type: a subclass of acpi-generic-node
- *
- * Returns: how many objects of @type have their device linked.
+/*
+ * Fill @entry with what the SRAT says of @gn, a linked object; false
+ * leaves @gn out
  */
-size_t acpi_generic_node_count(const char *type);
-
-typedef void (*AcpiGenericNodeFunc)(AcpiGenericNode *gn, void *opaque);
+typedef bool (*AcpiGenericNodeFill)(AcpiGenericNode *gn, void *entry);
 
 /**
- * acpi_generic_node_foreach:
+ * acpi_generic_node_list:
  * @type: a subclass of acpi-generic-node
- * @fn: called with each linked object of @type
- * @opaque: passed to @fn
+ * @size: the size of one entry
+ * @fill: fills the entry of each object of @type whose device is linked
+ * @compare: the order of the entries, for qsort()
+ * @count: set to the number of entries
  *
- * Call @fn for each object of @type whose device is linked, in node
- * order, and in the order of completion within a node.
+ * Returns: a new array of *@count entries (free it with g_free()), NULL
+ * if there are none.
  */
-void acpi_generic_node_foreach(const char *type, AcpiGenericNodeFunc fn,
-                               void *opaque);
+void *acpi_generic_node_list(const char *type, size_t size,
+                             AcpiGenericNodeFill fill, GCompareFunc compare,
+                             size_t *count);
 
 #endif
