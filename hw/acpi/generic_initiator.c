@@ -48,6 +48,11 @@ static void gi_duplicate_error(AcpiGenericNode *gn, const char *name,
                name, node, acpi_generic_node_id(other));
 }
 
+static unsigned int *gi_node_objects(NodeInfo *n)
+{
+    return &n->generic_initiators;
+}
+
 static void gi_unplug_blocker(AcpiGenericNode *gn, Error **blocker)
 {
     error_setg(blocker, "Device '%s' is linked to NUMA node %" PRIu32 " by "
@@ -98,6 +103,7 @@ static void gi_class_init(ObjectClass *oc, void *data)
     AcpiGenericNodeClass *k = ACPI_GENERIC_NODE_CLASS(oc);
 
     k->initiator = true;
+    k->node_objects = gi_node_objects;
     k->check_device = gi_check_device;
     k->duplicate_error = gi_duplicate_error;
     k->unplug_blocker = gi_unplug_blocker;

@@ -199,8 +199,8 @@ static bool gn_needed_by_hmat(AcpiGenericNode *gn)
         return false;
     }
     n = &ns->nodes[gn->node];
-    if (initiator ? n->has_cpu || n->generic_initiators > 1
-                  : n->node_mem || n->generic_ports > 1) {
+    if ((initiator ? n->has_cpu : n->node_mem) ||
+        *gn_class(gn)->node_objects(n) > 1) {
         return false;
     }
     return gn_hmat_names(ns, gn->node, initiator);
@@ -215,13 +215,8 @@ static const char *gn_hmat_role(AcpiGenericNode *gn)
 /* Count @gn in its node (@delta 1) or no longer (-1) */
 static void gn_count(AcpiGenericNode *gn, int delta)
 {
-    NodeInfo *n = &current_machine->numa_state->nodes[gn->node];
-
-    if (gn_class(gn)->initiator) {
-        n->generic_initiators += delta;
-    } else {
-        n->generic_ports += delta;
-    }
+    *gn_class(gn)->node_objects(
+        &current_machine->numa_state->nodes[gn->node]) += delta;
 }
 
 static void gn_link(AcpiGenericNode *gn, DeviceState *dev)

@@ -45,6 +45,11 @@ static void gp_duplicate_error(AcpiGenericNode *gn, const char *name,
                acpi_generic_node_id(other));
 }
 
+static unsigned int *gp_node_objects(NodeInfo *n)
+{
+    return &n->generic_ports;
+}
+
 static void gp_unplug_blocker(AcpiGenericNode *gn, Error **blocker)
 {
     error_setg(blocker, "CXL host bridge '%s' is the generic port of NUMA "
@@ -85,6 +90,7 @@ static void gp_class_init(ObjectClass *oc, void *data)
     AcpiGenericNodeClass *k = ACPI_GENERIC_NODE_CLASS(oc);
 
     k->one_per_device = true;
+    k->node_objects = gp_node_objects;
     k->check_device = gp_check_device;
     k->duplicate_error = gp_duplicate_error;
     k->unplug_blocker = gp_unplug_blocker;

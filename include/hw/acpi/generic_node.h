@@ -23,6 +23,7 @@
 #include "qemu/queue.h"
 #include "qom/object.h"
 #include "hw/qdev-core.h"
+#include "sysemu/numa.h"
 
 #define TYPE_ACPI_GENERIC_NODE "acpi-generic-node"
 
@@ -37,8 +38,8 @@ struct AcpiGenericNode {
     bool node_set;
 
     /*
-     * completed: in the list of its node and counted in the node's
-     * generic_initiators or generic_ports
+     * completed: in the list of its node and counted in the node
+     * (AcpiGenericNodeClass::node_objects)
      */
     bool registered;
     /*
@@ -63,6 +64,8 @@ struct AcpiGenericNodeClass {
      * target (false).
      */
     bool initiator;
+    /* The count of the node's objects of this class, in @n */
+    unsigned int *(*node_objects)(NodeInfo *n);
     /*
      * A device has one object in all (true), or one per node (false).
      */
