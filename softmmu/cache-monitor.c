@@ -141,8 +141,7 @@ static bool cm_add_threads(CacheMonitor *cm, Error **errp)
     for (i = 0; i < threads->len; i++) {
         QemuThreadEntry *t = &g_array_index(threads, QemuThreadEntry, i);
 
-        if (qemu_thread_role_is_emulator(t->role) &&
-            !qemu_resctrl_group_add_thread(cm->root, emulator, t->tid,
+        if (!qemu_resctrl_group_add_thread(cm->root, emulator, t->tid,
                                            errp)) {
             error_prepend(errp, "cache-monitor '%s': ", cm_id(cm));
             return false;

@@ -236,11 +236,7 @@ static void pins_add_emulator(ThreadPins *pins, const unsigned long *want)
     guint i;
 
     for (i = 0; i < threads->len; i++) {
-        QemuThreadEntry *t = &g_array_index(threads, QemuThreadEntry, i);
-
-        if (qemu_thread_role_is_emulator(t->role)) {
-            pins_add(pins, t->tid, want);
-        }
+        pins_add(pins, g_array_index(threads, QemuThreadEntry, i).tid, want);
     }
 }
 

@@ -105,12 +105,8 @@ static EmulatorThreadInfoList *emulator_threads(void)
 
     for (i = 0; i < threads->len; i++) {
         QemuThreadEntry *t = &g_array_index(threads, QemuThreadEntry, i);
-        EmulatorThreadInfo *info;
+        EmulatorThreadInfo *info = g_new0(EmulatorThreadInfo, 1);
 
-        if (!qemu_thread_role_is_emulator(t->role)) {
-            continue;
-        }
-        info = g_new0(EmulatorThreadInfo, 1);
         info->thread_id = t->tid;
         info->role = emulator_thread_role(t->role);
         QAPI_LIST_APPEND(tail, info);
