@@ -4,18 +4,26 @@
 # Debian 12's QEMU 7.2.  See README.md.
 
 TOP   := $(CURDIR)
-B     := $(TOP)/.build
+
+# The base: Debian 12's QEMU 7.2 on Debian 12, Debian 13's QEMU 10.0 on
+# Debian 13; BASE=10.0 (or 7.2) picks one on either (mk/bases/).  Anywhere
+# else, one line and stop, before anything is installed or fetched.
+OS := $(shell . /etc/os-release 2>/dev/null && echo "$$ID $$VERSION_ID $$PRETTY_NAME")
+ifeq ($(wordlist 1,2,$(OS)),debian 12)
+BASE ?= 7.2
+else ifeq ($(wordlist 1,2,$(OS)),debian 13)
+BASE ?= 10.0
+else
+$(error this series builds and tests on Debian 12 (bookworm) and Debian 13 (trixie) only; this is $(or $(wordlist 3,9,$(OS)),an unknown system))
+endif
+ifeq ($(wildcard mk/bases/$(BASE).env),)
+$(error BASE=$(BASE): no such base; the bases are $(patsubst mk/bases/%.env,%,$(wildcard mk/bases/*.env)))
+endif
+include mk/bases/$(BASE).env
+B     := $(TOP)/$(BASE_BUILD)
 SRC   := $(B)/src
 BLD   := $(SRC)/build
 PREFIX ?= /usr/local
-include mk/base.env
-
-# Debian 12 only (the pins and apt-get lines are bookworm's): anywhere else,
-# one line and stop, before anything is installed or fetched
-OS := $(shell . /etc/os-release 2>/dev/null && echo "$$ID $$VERSION_ID $$PRETTY_NAME")
-ifneq ($(wordlist 1,2,$(OS)),debian 12)
-$(error this series builds and tests on Debian 12 (bookworm) only; this is $(or $(wordlist 3,9,$(OS)),an unknown system))
-endif
 
 # Firmware comes from Debian's packages: seabios, qemu-system-data (option
 # ROMs), ipxe-qemu.  seabios comes first: Debian's qemu-system-data makes
@@ -39,7 +47,7 @@ QTEST_JOBS := x86_64:bios-tables-test aarch64:bios-tables-test \
 NINJA_TARGETS := qemu-system-x86_64 qemu-system-aarch64 \
 	$(addprefix tests/qtest/,$(QTESTS) fault-inject.so)
 
-export B QTESTS QTEST_JOBS
+export BASE B QTESTS QTEST_JOBS
 
 .PHONY: all deps prepare configure firmware build guest-assets check \
 	check-sanitizers \

@@ -23,7 +23,7 @@
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-B=${B:-$top/.build}
+. "$top/mk/base.env"
 part=${1:?usage: mk/assets.sh firmware|guest}
 MIRROR=${ASSETS_MIRROR:-http://deb.debian.org/debian}
 SECMIRROR=${ASSETS_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
@@ -34,7 +34,8 @@ D=$B/assets/$part
 say() { echo "assets: $*"; }
 die() { echo "assets: ERROR: $*" >&2; exit 1; }
 
-pins=$(awk -v p="$part" '$1 == p { print $2, $3, $4 }' "$top/mk/assets.pins")
+pins=$(awk -v p="$part" -v b="$BASE" '$1 == p || $1 == p "@" b { print $2, $3, $4 }' \
+    "$top/mk/assets.pins")
 [ -n "$pins" ] || die "no '$part' lines in mk/assets.pins"
 
 # apt-get/apt-cache options for the private configuration
@@ -50,6 +51,7 @@ set -- -q -o Dir::Etc::SourceList="$A/etc/sources.list" \
 apt_update() {
     sources="deb [signed-by=$KEYRING] $MIRROR bookworm main
 deb [signed-by=$KEYRING] $MIRROR bookworm-updates main
+deb [signed-by=$KEYRING] $MIRROR bookworm-backports main
 deb [signed-by=$KEYRING] $SECMIRROR bookworm-security main
 deb [signed-by=$KEYRING] $MIRROR trixie main
 deb [signed-by=$KEYRING] $SECMIRROR trixie-security main"
@@ -70,6 +72,10 @@ Pin-Priority: 100
 
 Package: *
 Pin: release n=trixie-security
+Pin-Priority: 100
+
+Package: *
+Pin: release n=bookworm-backports
 Pin-Priority: 100
 PREF
     say "apt-get update (private lists in $A)"
@@ -156,6 +162,12 @@ unpack() {
     rm -rf "$d.tmp/lib/modules" "$d.tmp/usr/lib/modules" "$d.tmp/usr/share/doc"
     mv "$d.tmp" "$d"
 }
+
+if [ "$part" = meson ]; then
+    unpack "$B/meson" "$D"/*.deb
+    say "meson in $B/meson: $(cat "$D/versions")"
+    exit 0
+fi
 
 if [ "$part" = firmware ]; then
     unpack "$B/firmware" "$D"/*.deb

@@ -17,7 +17,7 @@
 set -u
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-B=${B:-$top/.build}
+. "$top/mk/base.env"
 SRC=$B/src
 BLD=$SRC/build-san
 LOG=$B/check-sanitizers
@@ -121,7 +121,7 @@ echo "  (ASan's makecontext notice in a start-up error's stderr: $notice" \
 
 echo "check-sanitizers: sanitizer reports"
 if python3 "$top/mk/sanitizer-reports.py" --src "$SRC" --base "$B/base" \
-        --build "$BLD" --series "$top/patches" "$LOG/reports" "$LOG"/*.log \
+        --build "$BLD" --series "$PATCHES" "$LOG/reports" "$LOG"/*.log \
         > "$LOG/reports.txt" 2>&1; then
     pass=$((pass + 1))
     sed 's/^/  /' "$LOG/reports.txt"

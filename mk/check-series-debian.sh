@@ -18,7 +18,6 @@
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-B=${B:-$top/.build}
 . "$top/mk/base.env"
 D=$B/check-series-debian
 KIT=$B/series-debian

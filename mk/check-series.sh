@@ -21,7 +21,6 @@
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-B=${B:-$top/.build}
 . "$top/mk/base.env"
 FIRMWAREPATH=$1
 S=$B/check-series

@@ -16,7 +16,7 @@
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-B=${B:-$top/.build}
+. "$top/mk/base.env"
 BLD=$B/src/build
 U=$B/upstream
 say() { echo "check-upstream: $*"; }

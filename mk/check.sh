@@ -41,7 +41,7 @@
 set -u
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-B=${B:-$top/.build}
+. "$top/mk/base.env"
 SRC=$B/src
 BLD=$SRC/build
 LOG=$B/check
@@ -297,9 +297,9 @@ for f in $ours; do
         grep -E '^(ERROR|WARNING)' "$l" | head -n 5 | sed 's/^/        /'
     fi
 done
-for p in $(grep -v '^[[:space:]]*\(#\|$\)' "$top/patches/series"); do
+for p in $(grep -v '^[[:space:]]*\(#\|$\)' "$PATCHES/series"); do
     l="$LOG/checkpatch-$p.log"
-    if perl "$cp" --no-tree -q "$top/patches/$p" > "$l" 2>&1; then
+    if perl "$cp" --no-tree -q "$PATCHES/$p" > "$l" 2>&1; then
         ok "checkpatch $p"
     else
         bad "checkpatch:$p" "$l"

@@ -10,7 +10,6 @@
 # check-sanitizers does), with its log in configure-NAME.log.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
-B=${B:-$top/.build}
 . "$top/mk/base.env"
 SRC=${CONFIGURE_SRC:-$B/src}
 BLD=$SRC/${CONFIGURE_BUILD:-build}
@@ -34,11 +33,25 @@ opts="--cc=ccache cc
 --disable-user
 --disable-install-blobs
 --disable-werror
---with-git-submodules=ignore${CONFIGURE_EXTRA:+
+$BASE_CONFIGURE${CONFIGURE_EXTRA:+
 $CONFIGURE_EXTRA}"
 
 if [ -f "$BLD/.configured" ] && [ "$(cat "$BLD/.configured")" = "$opts" ]; then
     exit 0
+fi
+# A base that needs a newer meson than the host's (10.0 on Debian 12): the
+# pinned package of mk/assets.pins, unpacked in $B/meson, through
+# PYTHONPATH for configure and a .pth file in the build's Python venv for
+# ninja's later meson runs.  The host's meson is left alone.
+mesonpath=
+if [ "$BASE_MESON" != host ]; then
+    have=$(meson --version 2>/dev/null || echo 0)
+    if [ "$(printf '%s\n%s\n' "$BASE_MESON" "$have" | sort -V | head -n 1)" != "$BASE_MESON" ]; then
+        "$top/mk/assets.sh" meson
+        mesonpath=$B/meson/usr/lib/python3/dist-packages
+        [ -d "$mesonpath/mesonbuild" ] || { echo "configure: ERROR: no meson in $B/meson" >&2; exit 1; }
+        echo "configure: the host's meson is $have; QEMU $BASE needs >= $BASE_MESON: using $B/meson's"
+    fi
 fi
 echo "configure: configuring QEMU in $BLD"
 rm -rf "$BLD"
@@ -49,11 +62,16 @@ old_ifs=$IFS
 IFS='
 '
 # shellcheck disable=SC2086
-if ! ../configure $opts > "$LOG" 2>&1; then
+if ! PYTHONPATH=$mesonpath${PYTHONPATH:+:$PYTHONPATH} ../configure $opts > "$LOG" 2>&1; then
     IFS=$old_ifs
     tail -n 30 "$LOG" >&2
     echo "configure: ERROR: see $LOG" >&2
     exit 1
 fi
 IFS=$old_ifs
+if [ -n "$mesonpath" ]; then
+    for sp in "$BLD"/pyvenv/lib/python3*/site-packages; do
+        echo "$mesonpath" > "$sp/acpi-gi-meson.pth"
+    done
+fi
 echo "$opts" > "$BLD/.configured"

@@ -22,7 +22,7 @@
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-B=${B:-$top/.build}
+. "$top/mk/base.env"
 if [ -n "${DEMO_HOST:-}" ]; then
     exec python3 "$top/tests/host-topology/mirror-test.py" --demo \
         --build "$B/src/build" --assets "$B/guest/assets.env" \

@@ -11,7 +11,6 @@
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-B=${B:-$top/.build}
 . "$top/mk/base.env"
 
 say() { echo "prepare: $*"; }
@@ -20,11 +19,32 @@ die() { echo "prepare: ERROR: $*" >&2; exit 1; }
 mkdir -p "$B/dl"
 
 # 1. fetch -----------------------------------------------------------------
+# With a private apt configuration in $B/dl/apt that lists the base
+# suite's sources (the host's apt configuration is neither read nor
+# changed, so a Debian 12 host fetches Debian 13's source too)
+MIRROR=${ASSETS_MIRROR:-http://deb.debian.org/debian}
+SECMIRROR=${ASSETS_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
+A=$B/dl/apt
+set -- -q -o Dir::Etc::SourceList="$A/sources.list" \
+    -o Dir::Etc::SourceParts="$A/parts" -o Dir::Etc::Preferences=/dev/null \
+    -o Dir::Etc::PreferencesParts="$A/parts" -o Dir::State::Lists="$A/lists" \
+    -o Dir::Cache="$A/cache" -o Dir::State::status="$A/status" \
+    -o Acquire::Languages=none
 if [ ! -f "$B/dl/version" ]; then
     rm -f "$B"/dl/*.dsc
+    mkdir -p "$A/lists/partial" "$A/cache/archives/partial" "$A/parts"
+    : > "$A/status"
+    cat > "$A/sources.list" <<SRC
+deb-src [signed-by=$KEYRING] $MIRROR $BASE_SUITE main
+deb-src [signed-by=$KEYRING] $MIRROR $BASE_SUITE-updates main
+deb-src [signed-by=$KEYRING] $SECMIRROR $BASE_SUITE-security main
+SRC
+    apt-get "$@" update > "$B/dl/update.log" 2>&1 ||
+        { cat "$B/dl/update.log" >&2; die "apt-get update ($A) failed"; }
     # apt's sandbox user must be able to write here
     chmod 0777 "$B/dl" 2>/dev/null || true
-    if (cd "$B/dl" && apt-get source -q --download-only \
+    if (cd "$B/dl" && apt-get "$@" source --download-only \
             "$BASE_PACKAGE=$BASE_VERSION") >"$B/dl/fetch.log" 2>&1; then
         echo "$BASE_VERSION" > "$B/dl/version"
     else
@@ -33,7 +53,7 @@ if [ ! -f "$B/dl/version" ]; then
         echo "WARNING: $BASE_PACKAGE $BASE_VERSION is not in the archive." >&2
         echo "WARNING: falling back to the current $BASE_SUITE source." >&2
         echo "************************************************************" >&2
-        (cd "$B/dl" && apt-get source -q --download-only \
+        (cd "$B/dl" && apt-get "$@" source --download-only \
             "$BASE_PACKAGE/$BASE_SUITE") >"$B/dl/fetch.log" 2>&1 ||
             { cat "$B/dl/fetch.log" >&2; die "cannot fetch $BASE_PACKAGE source"; }
         dsc=$(ls "$B"/dl/*.dsc | head -n 1)
@@ -69,35 +89,37 @@ mkdir -p "$T/tree"
 # except the Makefile (mk/overlay-files.sh).
 "$top/mk/overlay-files.sh" "$top" "$B/base" > "$T/.overlay"
 while read -r f; do
-    if [ -e "$B/base/$f" ] || [ -L "$B/base/$f" ]; then
-        die "$f exists in QEMU; change it with a patch in patches/, not an overlay"
+    t=$(base_path "$f")
+    if [ -e "$B/base/$t" ] || [ -L "$B/base/$t" ]; then
+        die "$t exists in QEMU; change it with a patch in patches/$BASE/, not an overlay"
     fi
-    mkdir -p "$T/tree/$(dirname "$f")"
-    cp -P "$top/$f" "$T/tree/$f"
-done < "$T/.overlay"
+    mkdir -p "$T/tree/$(dirname "$t")"
+    cp -P "$top/$f" "$T/tree/$t"
+    echo "$t"
+done < "$T/.overlay" > "$T/.overlay-base"
 
 # Rebaseline: binary files of the base that are stale (Debian's stable
 # updates cannot carry binary diffs) are replaced by the regenerated copies
 # under baseline/, which must name existing base files.  See
 # baseline/README.md for how they were made.
-if [ -d "$top/baseline" ]; then
-    (cd "$top/baseline" && find . -type f ! -name README.md | sed 's#^\./##') |
+if [ -d "$BASELINE" ]; then
+    (cd "$BASELINE" && find . -type f ! -name README.md | sed 's#^\./##') |
     while read -r f; do
-        [ -e "$B/base/$f" ] || die "baseline/$f replaces nothing in QEMU"
-        grep -qx "$f" "$T/.overlay" && die "$f is both rebaselined and overlaid"
+        [ -e "$B/base/$f" ] || die "baseline/$BASE/$f replaces nothing in QEMU"
+        grep -qx "$f" "$T/.overlay-base" && die "$f is both rebaselined and overlaid"
         mkdir -p "$T/tree/$(dirname "$f")"
-        cp "$top/baseline/$f" "$T/tree/$f"
+        cp "$BASELINE/$f" "$T/tree/$f"
     done
 fi
 
 # Files the series touches: start from their base versions.
 : > "$T/.patched"
-series="$top/patches/series"
+series="$PATCHES/series"
 if [ -f "$series" ]; then
     grep -v '^[[:space:]]*\(#\|$\)' "$series" > "$T/.series" || true
     while read -r p; do
-        [ -f "$top/patches/$p" ] || die "patches/series names missing patch $p"
-        sed -n 's#^+++ b/\([^[:space:]]*\).*#\1#p' "$top/patches/$p" >> "$T/.patched"
+        [ -f "$PATCHES/$p" ] || die "patches/$BASE/series names missing patch $p"
+        sed -n 's#^+++ b/\([^[:space:]]*\).*#\1#p' "$PATCHES/$p" >> "$T/.patched"
     done < "$T/.series"
     sort -u -o "$T/.patched" "$T/.patched"
     while read -r f; do
@@ -107,9 +129,9 @@ if [ -f "$series" ]; then
     done < "$T/.patched"
     while read -r p; do
         # a patch whose changes are all new files has no diff here
-        grep -q '^--- ' "$top/patches/$p" || continue
+        grep -q '^--- ' "$PATCHES/$p" || continue
         if ! patch -d "$T/tree" -p1 -F0 -N -s --no-backup-if-mismatch \
-                -r - < "$top/patches/$p" > "$T/patch.log" 2>&1; then
+                -r - < "$PATCHES/$p" > "$T/patch.log" 2>&1; then
             cat "$T/patch.log" >&2
             die "patch $p does not apply cleanly to $BASE_PACKAGE $used"
         fi

@@ -13,11 +13,11 @@
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-B=${B:-$top/.build}
+. "$top/mk/base.env"
 [ $# -ge 2 ] || { echo "usage: $0 PATCH FILE..." >&2; exit 2; }
 name=$1
 shift
-out="$top/patches/$name"
+out="$PATCHES/$name"
 
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
@@ -27,14 +27,14 @@ for f in "$@"; do
     [ -f "$B/src/$f" ] || { echo "$0: no file .build/src/$f" >&2; exit 1; }
     mkdir -p "$T/a/$(dirname "$f")"
     [ -f "$B/base/$f" ] && cp "$B/base/$f" "$T/a/$f"
-    [ -f "$top/baseline/$f" ] && cp "$top/baseline/$f" "$T/a/$f"
+    [ -f "$BASELINE/$f" ] && cp "$BASELINE/$f" "$T/a/$f"
 done
 
 # the patches before this one, restricted to the files we diff
-grep -v '^[[:space:]]*\(#\|$\)' "$top/patches/series" | while read -r p; do
+grep -v '^[[:space:]]*\(#\|$\)' "$PATCHES/series" | while read -r p; do
     [ "$p" = "$name" ] && break
     patch -d "$T/a" -p1 -F0 -N -s --no-backup-if-mismatch -r - \
-        < "$top/patches/$p" > /dev/null 2>&1 || true
+        < "$PATCHES/$p" > /dev/null 2>&1 || true
 done
 
 if [ -f "$out" ]; then
@@ -59,12 +59,12 @@ for f in "$@"; do
     mkdir -p "$T/b/$(dirname "$f")"
     cp "$B/src/$f" "$T/b/$f"
 done
-grep -v '^[[:space:]]*\(#\|$\)' "$top/patches/series" |
+grep -v '^[[:space:]]*\(#\|$\)' "$PATCHES/series" |
     sed -n "/^$name\$/,\$p" | sed 1d | tac > "$T/later"
 while read -r p; do
     for f in "$@"; do
         awk -v f="$f" '/^--- a\//{on = ($0 == "--- a/" f)} on' \
-            "$top/patches/$p" > "$T/hunks"
+            "$PATCHES/$p" > "$T/hunks"
         [ -s "$T/hunks" ] || continue
         patch -d "$T/b" -p1 -R -F0 -s --no-backup-if-mismatch -r - \
             < "$T/hunks" > /dev/null 2>&1 || {

@@ -70,11 +70,11 @@ def git(work, *args, env=None, text=True):
 
 def read_series():
     names = []
-    with open(os.path.join(TOP, "patches", "series")) as f:
+    with open(os.path.join(PATCHES, "series")) as f:
         for line in f:
             line = line.strip()
             if line and not line.startswith("#"):
-                if not os.path.isfile(os.path.join(TOP, "patches", line)):
+                if not os.path.isfile(os.path.join(PATCHES, line)):
                     raise SeriesError("patches/series names missing patch %s" % line)
                 names.append(line)
     return names
@@ -82,7 +82,7 @@ def read_series():
 
 def parse_patch(name):
     """A patch of patches/: (headers, subject, body, diff)"""
-    path = os.path.join(TOP, "patches", name)
+    path = os.path.join(PATCHES, name)
     with open(path) as f:
         lines = f.read().split("\n")
     headers = {}
@@ -143,6 +143,33 @@ def allowed_diffs(diff):
     return out
 
 
+BASE = os.environ.get("BASE", "7.2")
+PATCHES = os.path.join(TOP, "patches", BASE)
+BASELINE = os.path.join(TOP, "baseline", BASE)
+
+
+def base_setting(name):
+    """NAME of mk/bases/BASE.env"""
+    with open(os.path.join(TOP, "mk", "bases", BASE + ".env")) as f:
+        for line in f:
+            if line.startswith(name + "="):
+                return line.strip().split("=", 1)[1]
+    return ""
+
+
+# REPO/=BASE/ prefixes of the overlay that this base spells otherwise
+PATH_MAP = [tuple(m.split("=", 1))
+            for m in base_setting("BASE_PATH_MAP").split(",") if m]
+
+
+def to_base(path):
+    """the base's path of overlay file PATH"""
+    for repo, base in PATH_MAP:
+        if path.startswith(repo):
+            return base + path[len(repo):]
+    return path
+
+
 def overlay_files(base):
     r = subprocess.run([os.path.join(TOP, "mk", "overlay-files.sh"), TOP, base],
                        capture_output=True, text=True)
@@ -153,10 +180,9 @@ def overlay_files(base):
 
 def baseline_files():
     out = []
-    root = os.path.join(TOP, "baseline")
-    for d, dirs, files in os.walk(root):
+    for d, dirs, files in os.walk(BASELINE):
         for f in files:
-            p = os.path.relpath(os.path.join(d, f), TOP)
+            p = "baseline/" + os.path.relpath(os.path.join(d, f), BASELINE)
             if p != "baseline/README.md":
                 out.append(p)
     return sorted(out)
@@ -164,7 +190,7 @@ def baseline_files():
 
 def read_manifest(series):
     """patches/manifest: [(lineno, path, patch)]"""
-    path = os.path.join(TOP, "patches", "manifest")
+    path = os.path.join(PATCHES, "manifest")
     entries, seen = [], {}
     with open(path) as f:
         for n, line in enumerate(f, 1):
@@ -244,12 +270,15 @@ def same(a, b):
 
 def patch_date(name, paths):
     """The date of the last commit that touched the patch or its files"""
+    paths = [os.path.relpath(BASELINE, TOP) + p[len("baseline"):]
+             if p.startswith("baseline/") else p for p in paths]
     r = subprocess.run(["git", "-C", TOP, "log", "-1", "--format=%aI", "--",
-                        "patches/" + name] + paths, capture_output=True, text=True,
+                        os.path.relpath(PATCHES, TOP) + "/" + name] + paths,
+                       capture_output=True, text=True,
                        env=GIT_ENV)
     if r.returncode == 0 and r.stdout.strip():
         return r.stdout.strip()
-    st = os.stat(os.path.join(TOP, "patches", name))
+    st = os.stat(os.path.join(PATCHES, name))
     return "@%d +0000" % st.st_mtime
 
 
@@ -267,12 +296,14 @@ def build(args):
               "%d patches" % (len(placed), len(set(placed.values()))))
         return
     parsed = {p: parse_patch(p) for p in series}
+    by_base = {to_base(f) if not f.startswith("baseline/") else
+               f[len("baseline/"):]: f for f in placed}
     step = {p: i for i, p in enumerate(series)}
     for p in series:
         for f in diff_targets(parsed[p][3]):
-            if f in placed and step[placed[f]] > step[p]:
+            if f in by_base and step[placed[by_base[f]]] > step[p]:
                 raise SeriesError("patches/%s changes %s, which patches/manifest places "
-                                  "in the later %s" % (p, f, placed[f]))
+                                  "in the later %s" % (p, f, placed[by_base[f]]))
 
     work = args.work
     shutil.rmtree(work, ignore_errors=True)
@@ -298,15 +329,16 @@ def build(args):
         # QEMU's procedure for new expected ACPI tables: the patch that
         # lists them as allowed diffs adds them empty
         for f in allowed_diffs(diff):
-            if (f in placed and step[placed[f]] > step[p] and
+            if (f in by_base and step[placed[by_base[f]]] > step[p] and
                     not os.path.lexists(os.path.join(work, f))):
                 os.makedirs(os.path.dirname(os.path.join(work, f)), exist_ok=True)
                 open(os.path.join(work, f), "w").close()
         for f in mine:
             if f.startswith("baseline/"):
-                copy_in(os.path.join(TOP, f), os.path.join(work, f[len("baseline/"):]))
+                copy_in(os.path.join(BASELINE, f[len("baseline/"):]),
+                        os.path.join(work, f[len("baseline/"):]))
             else:
-                copy_in(os.path.join(TOP, f), os.path.join(work, f))
+                copy_in(os.path.join(TOP, f), os.path.join(work, to_base(f)))
         if diff:
             r = subprocess.run(["patch", "-d", work, "-p1", "-F0", "-N", "-s",
                                 "--no-backup-if-mismatch", "-r", "-"],

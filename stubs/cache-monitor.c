@@ -5,7 +5,7 @@
  */
 #include "qemu/osdep.h"
 #include "hw/core/cpu.h"
-#include "sysemu/cache-monitor.h"
+#include "system/cache-monitor.h"
 
 void cache_monitor_vcpu_created(CPUState *cpu)
 {

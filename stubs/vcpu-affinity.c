@@ -8,7 +8,7 @@
 #include "hw/core/cpu.h"
 #include "monitor/hmp.h"
 #include "monitor/monitor.h"
-#include "sysemu/vcpu-affinity.h"
+#include "system/vcpu-affinity.h"
 
 void vcpu_affinity_vcpu_created(CPUState *cpu)
 {

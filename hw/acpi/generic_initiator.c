@@ -16,7 +16,7 @@
 #include "qapi/error.h"
 #include "hw/acpi/generic_initiator.h"
 #include "hw/acpi/generic_node.h"
-#include "hw/pci/pci.h"
+#include "hw/pci/pci_device.h"
 
 struct AcpiGenericInitiator {
     AcpiGenericNode parent_obj;

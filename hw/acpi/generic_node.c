@@ -26,15 +26,15 @@
 
 #include "qemu/osdep.h"
 #include "qapi/error.h"
-#include "qapi/qmp/qstring.h"
+#include "qobject/qstring.h"
 #include "qapi/visitor.h"
 #include "qemu/cutils.h"
 #include "qom/object_interfaces.h"
 #include "qom/qom-qobject.h"
 #include "hw/acpi/generic_node.h"
 #include "hw/boards.h"
-#include "sysemu/machine-ready.h"
-#include "sysemu/numa.h"
+#include "system/machine-ready.h"
+#include "system/numa.h"
 #include "trace.h"
 
 /*
@@ -120,14 +120,15 @@ static bool gn_check_node(AcpiGenericNode *gn, uint32_t node, Error **errp)
 static DeviceState *gn_find_device(AcpiGenericNode *gn, const char *name,
                                    Error **errp)
 {
-    static Object *peripheral;      /* -device ...,id= devices */
+    /* -device ...,id= devices; there is none without such a device */
+    Object *peripheral = object_resolve_path_component(qdev_get_machine(),
+                                                       "peripheral");
 
-    if (!peripheral) {
-        peripheral = container_get(qdev_get_machine(), "/peripheral");
-    }
     /* a device id is one path component */
     return gn_class(gn)->check_device(
-        gn, name, object_resolve_path_component(peripheral, name), errp);
+        gn, name,
+        peripheral ? object_resolve_path_component(peripheral, name) : NULL,
+        errp);
 }
 
 /*

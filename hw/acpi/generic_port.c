@@ -26,7 +26,7 @@ struct AcpiGenericPort {
 static DeviceState *gp_check_device(AcpiGenericNode *gn, const char *name,
                                     Object *obj, Error **errp)
 {
-    if (!obj || !object_dynamic_cast(obj, TYPE_PXB_CXL_DEVICE)) {
+    if (!obj || !object_dynamic_cast(obj, TYPE_PXB_CXL_DEV)) {
         error_setg(errp, "acpi-generic-port '%s': pci-bus '%s': no CXL host "
                    "bridge (-device pxb-cxl,id=%s) has this bus",
                    acpi_generic_node_id(gn), name, name);
@@ -62,7 +62,8 @@ static bool gp_fill(AcpiGenericNode *gn, void *entry)
     *(AcpiGenericPortInfo *)entry = (AcpiGenericPortInfo) {
         .node = gn->node,
         /* the DSDT's _UID of a CXL host bridge: its bus number */
-        .uid = PXB_CXL_DEV(gn->dev)->bus_nr,
+        .uid = object_property_get_uint(OBJECT(gn->dev), "bus_nr",
+                                        &error_abort),
     };
     return true;
 }

@@ -15,10 +15,10 @@
 #include "libqtest.h"
 #include "libqos/fw_cfg.h"
 #include "qapi/error.h"
-#include "qapi/qmp/qdict.h"
-#include "qapi/qmp/qlist.h"
-#include "qapi/qmp/qjson.h"
-#include "qapi/qmp/qstring.h"
+#include "qobject/qdict.h"
+#include "qobject/qlist.h"
+#include "qobject/qjson.h"
+#include "qobject/qstring.h"
 
 /* Node 0 has the CPUs and the memory; nodes 1 and 2 are empty */
 #define NODES \

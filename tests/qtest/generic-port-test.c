@@ -14,7 +14,7 @@
 #include "qemu/bswap.h"
 #include "libqtest.h"
 #include "libqos/fw_cfg.h"
-#include "qapi/qmp/qdict.h"
+#include "qobject/qdict.h"
 
 #define MACHINE "-machine q35,cxl=on"
 

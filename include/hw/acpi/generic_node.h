@@ -23,7 +23,7 @@
 #include "qemu/queue.h"
 #include "qom/object.h"
 #include "hw/qdev-core.h"
-#include "sysemu/numa.h"
+#include "system/numa.h"
 
 #define TYPE_ACPI_GENERIC_NODE "acpi-generic-node"
 

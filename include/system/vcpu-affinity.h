@@ -4,8 +4,8 @@
  * host CPUs from the machine configuration.  See
  * docs/system/vcpu-affinity.rst.
  */
-#ifndef SYSEMU_VCPU_AFFINITY_H
-#define SYSEMU_VCPU_AFFINITY_H
+#ifndef SYSTEM_VCPU_AFFINITY_H
+#define SYSTEM_VCPU_AFFINITY_H
 
 #define TYPE_VCPU_AFFINITY "vcpu-affinity"
 #define TYPE_EMULATOR_AFFINITY "emulator-affinity"

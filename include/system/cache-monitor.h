@@ -4,8 +4,8 @@
  * threads through Linux resctrl, reported by query-stats.  See
  * docs/system/cache-monitor.rst.
  */
-#ifndef SYSEMU_CACHE_MONITOR_H
-#define SYSEMU_CACHE_MONITOR_H
+#ifndef SYSTEM_CACHE_MONITOR_H
+#define SYSTEM_CACHE_MONITOR_H
 
 /*
  * A vCPU thread was created: put it in its monitoring group.  Called with

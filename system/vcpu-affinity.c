@@ -33,10 +33,10 @@
 #include "qemu/thread-affinity.h"
 #include "hw/boards.h"
 #include "hw/core/cpu.h"
-#include "sysemu/hostmem.h"
-#include "sysemu/machine-ready.h"
-#include "sysemu/numa.h"
-#include "sysemu/vcpu-affinity.h"
+#include "system/hostmem.h"
+#include "system/machine-ready.h"
+#include "system/numa.h"
+#include "system/vcpu-affinity.h"
 #include "vcpu-affinity-internal.h"
 
 AffinityRuleList affinity_rules = QTAILQ_HEAD_INITIALIZER(affinity_rules);

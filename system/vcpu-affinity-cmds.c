@@ -16,7 +16,17 @@
 #include "hw/core/cpu.h"
 #include "monitor/hmp.h"
 #include "monitor/monitor.h"
-#include "sysemu/vcpu-affinity.h"
+#include "system/vcpu-affinity.h"
+
+/*
+ * QAPI from QEMU 8.0 on takes an optional string as present when it is
+ * not NULL; before (the 7.2 base) it has a has_FOO flag to set as well.
+ */
+#if QEMU_VERSION_MAJOR < 8
+#define QAPI_HAS_OPTIONAL_STR(obj, member) ((obj)->has_##member = true)
+#else
+#define QAPI_HAS_OPTIONAL_STR(obj, member) ((void)0)
+#endif
 
 /* The host CPUs thread @tid may run on, as a list */
 static bool thread_affinity(pid_t tid, uint16List **list)
@@ -145,7 +155,7 @@ VcpuAffinity *qmp_query_vcpu_affinity(Error **errp)
     }
     rules = vcpu_affinity_vcpu_rules(n);
     if (rules[n]) {
-        ret->emulator->has_rule = true;
+        QAPI_HAS_OPTIONAL_STR(ret->emulator, rule);
         ret->emulator->rule = g_strdup(rules[n]);
     }
     for (i = 0; i < n; i++) {
@@ -156,7 +166,7 @@ VcpuAffinity *qmp_query_vcpu_affinity(Error **errp)
 
         info->cpu_index = i;
         if (rules[i]) {
-            info->has_rule = true;
+            QAPI_HAS_OPTIONAL_STR(info, rule);
             info->rule = g_strdup(rules[i]);
         }
         if (!cpu || cpu->thread_id <= 0) {

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * vcpu-affinity internals, shared by softmmu/vcpu-affinity.c (the rule
+ * vcpu-affinity internals, shared by system/vcpu-affinity.c (the rule
  * objects, their checks and their host CPUs) and
- * softmmu/vcpu-affinity-apply.c (which rule places which thread, and
+ * system/vcpu-affinity-apply.c (which rule places which thread, and
  * placing the threads).
  */
 #ifndef SOFTMMU_VCPU_AFFINITY_INTERNAL_H

@@ -14,8 +14,8 @@
  * fails; QEMU then stops with its error.
  */
 
-#ifndef SYSEMU_MACHINE_READY_H
-#define SYSEMU_MACHINE_READY_H
+#ifndef SYSTEM_MACHINE_READY_H
+#define SYSTEM_MACHINE_READY_H
 
 /* Returns false, with @errp set, if the configuration cannot be used */
 typedef bool (*MachineReadyFunc)(Error **errp);

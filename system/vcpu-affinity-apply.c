@@ -18,7 +18,7 @@
 #include "qemu/thread-registry.h"
 #include "hw/boards.h"
 #include "hw/core/cpu.h"
-#include "sysemu/vcpu-affinity.h"
+#include "system/vcpu-affinity.h"
 #include "vcpu-affinity-internal.h"
 #include "trace.h"
 
