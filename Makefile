@@ -26,14 +26,15 @@ BLD   := $(SRC)/build
 PREFIX ?= /usr/local
 
 # Firmware comes from Debian's packages: seabios, qemu-system-data (option
-# ROMs), ipxe-qemu.  seabios comes first: Debian's qemu-system-data makes
+# ROMs), ipxe-qemu (in /usr/lib/ipxe/qemu on Debian 12, /usr/share/qemu
+# on Debian 13: BASE_FIRMWAREPATH of mk/bases/).  seabios comes first: Debian's qemu-system-data makes
 # bios-microvm.bin a link to qboot.rom, which cannot boot the disks that
 # QEMU's microvm tests use; upstream QEMU ships SeaBIOS's microvm build
 # under that name.  qemu-efi-aarch64 is passed explicitly with -drive.
 # Installed binaries look in these host directories; the binaries in the
 # build directory and every test use the versions that mk/assets.pins
 # pins, unpacked in .build/firmware (mk/assets.sh, mk/bundle.sh).
-FIRMWAREPATH := /usr/share/seabios:/usr/share/qemu:/usr/lib/ipxe/qemu
+FIRMWAREPATH := $(BASE_FIRMWAREPATH)
 
 QTESTS  := bios-tables-test generic-initiator-test generic-port-test \
 	vcpu-affinity-test cache-monitor-test topology-fuzz-test

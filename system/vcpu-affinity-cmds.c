@@ -160,9 +160,12 @@ VcpuAffinity *qmp_query_vcpu_affinity(Error **errp)
     }
     for (i = 0; i < n; i++) {
         VcpuAffinityInfo *info = g_new0(VcpuAffinityInfo, 1);
-        /* machines without CPU hot-plug leave .cpu unset */
-        Object *obj = possible ? possible->cpus[i].cpu : NULL;
-        CPUState *cpu = obj ? CPU(obj) : qemu_get_cpu(i);
+        /*
+         * machines without CPU hot-plug leave .cpu unset; it is an
+         * Object * before QEMU 9.0 and a CPUState * since, so CPU() it
+         */
+        CPUState *cpu = possible && possible->cpus[i].cpu ?
+                        CPU(possible->cpus[i].cpu) : qemu_get_cpu(i);
 
         info->cpu_index = i;
         if (rules[i]) {

@@ -51,7 +51,8 @@ static const struct {
     { "call_rcu", false, QEMU_THREAD_ROLE_RCU },
     { "worker", false, QEMU_THREAD_ROLE_WORKER },   /* thread-pool.c */
     { "touch_pages", false, QEMU_THREAD_ROLE_MEMORY_PREALLOC },
-    /* migration/ */
+    /* migration/: QEMU 9.0 and later name every thread "mig/..." */
+    { "mig/", true, QEMU_THREAD_ROLE_MIGRATION },
     { "live_migration", false, QEMU_THREAD_ROLE_MIGRATION },
     { "bg_snapshot", false, QEMU_THREAD_ROLE_MIGRATION },
     { "return path", false, QEMU_THREAD_ROLE_MIGRATION },

@@ -27,7 +27,8 @@ static DeviceState *gi_check_device(AcpiGenericNode *gn, const char *name,
 {
     if (!obj || !object_dynamic_cast(obj, TYPE_DEVICE)) {
         error_setg(errp, "acpi-generic-initiator '%s': pci-dev '%s': no "
-                   "device has this id", acpi_generic_node_id(gn), name);
+                   "device has this %s", acpi_generic_node_id(gn), name,
+                   name[0] == '/' ? "QOM path" : "id");
         return NULL;
     }
     if (!object_dynamic_cast(obj, TYPE_PCI_DEVICE)) {

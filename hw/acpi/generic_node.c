@@ -120,10 +120,17 @@ static bool gn_check_node(AcpiGenericNode *gn, uint32_t node, Error **errp)
 static DeviceState *gn_find_device(AcpiGenericNode *gn, const char *name,
                                    Error **errp)
 {
-    /* -device ...,id= devices; there is none without such a device */
-    Object *peripheral = object_resolve_path_component(qdev_get_machine(),
-                                                       "peripheral");
+    Object *peripheral;
 
+    /* an absolute QOM path, as upstream QEMU's objects accepted */
+    if (name[0] == '/') {
+        return gn_class(gn)->check_device(gn, name,
+                                          object_resolve_path(name, NULL),
+                                          errp);
+    }
+    /* -device ...,id= devices; there is none without such a device */
+    peripheral = object_resolve_path_component(qdev_get_machine(),
+                                               "peripheral");
     /* a device id is one path component */
     return gn_class(gn)->check_device(
         gn, name,

@@ -22,10 +22,16 @@ struct AcpiGenericPort {
     AcpiGenericNode parent_obj;
 };
 
-/* The CXL host bridge whose bus is @name: a pxb-cxl names its bus by id */
+/*
+ * The CXL host bridge whose bus is @name: a pxb-cxl names its bus by id.
+ * A QOM path may name the bus or the bridge.
+ */
 static DeviceState *gp_check_device(AcpiGenericNode *gn, const char *name,
                                     Object *obj, Error **errp)
 {
+    if (obj && object_dynamic_cast(obj, TYPE_BUS)) {
+        obj = OBJECT(BUS(obj)->parent);
+    }
     if (!obj || !object_dynamic_cast(obj, TYPE_PXB_CXL_DEV)) {
         error_setg(errp, "acpi-generic-port '%s': pci-bus '%s': no CXL host "
                    "bridge (-device pxb-cxl,id=%s) has this bus",
