@@ -81,7 +81,7 @@ for c in virt/gi-mig virt/gi-2dev virt/gi-cpu; do
         fail=1
         continue
     fi
-    ours=$top/tests/data/acpi/$m/SRAT.$v
+    ours=$BASELINE/tests/data/acpi/$m/SRAT.$v
     if python3 "$top/mk/srat-gi-compare.py" "$ours" \
             "$W/tests/data/acpi/$m/SRAT.$v"; then
         say "ok   $c"

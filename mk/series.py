@@ -487,7 +487,8 @@ dpkg-source -x of the new source package applies everything.
 
 
 def main():
-    build_dir = os.environ.get("B", os.path.join(TOP, ".build"))
+    build_dir = os.environ.get("B", os.path.join(TOP, base_setting("BASE_BUILD")
+                                                 or ".build"))
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default=build_dir, help="the build directory (.build)")
     ap.add_argument("--out", help="where to write the series (BUILD/series)")

@@ -242,15 +242,15 @@ static void test_groups_and_stats(void)
     l3 = g_strdup_printf("%s/mon_data/mon_L3_01", vcpus);
     put(l3, "mbm_total_bytes", "Unavailable\n");
     {
-        QDict *rsp = qtest_qmp(qts, "{ 'execute': 'query-stats',"
-                               " 'arguments': { 'target': 'vm' } }");
-        const char *desc = qdict_get_str(qdict_get_qdict(rsp, "error"),
+        QDict *reply = qtest_qmp(qts, "{ 'execute': 'query-stats',"
+                                 " 'arguments': { 'target': 'vm' } }");
+        const char *desc = qdict_get_str(qdict_get_qdict(reply, "error"),
                                          "desc");
 
         g_assert_nonnull(strstr(desc, "cache-monitor 'cm0': cannot read a "
                                 "counter from"));
         g_assert_nonnull(strstr(desc, "Unavailable"));
-        qobject_unref(rsp);
+        qobject_unref(reply);
     }
     qtest_qmp_assert_success(qts, "{ 'execute': 'query-status' }");
 
