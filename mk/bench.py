@@ -151,6 +151,15 @@ def fig_wall(qemu, nodes, devs, runs):
             "median-ratio": round(statistics.median(ratios), 3)}
 
 
+def qmp_command(mon, name, **args):
+    """Run QMP command NAME on a qemu.qmp.legacy monitor, for its return
+    value: QEMU 10.0's library calls that cmd() (and the old cmd()
+    cmd_raw()), QEMU 7.2's command()"""
+    if hasattr(mon, "cmd_raw"):
+        return mon.cmd(name, **args)
+    return mon.command(name, **args)
+
+
 class Qmp:
     """QEMU under QMP, through the base's python/qemu/qmp library: QEMU
     connects to a socket this side listens on"""
@@ -168,10 +177,10 @@ class Qmp:
         self.mon.accept()
 
     def cmd(self, name, **args):
-        return self.mon.command(name, **args)
+        return qmp_command(self.mon, name, **args)
 
     def quit(self):
-        self.mon.command("quit")
+        qmp_command(self.mon, "quit")
         try:
             self.mon.close()
         except EOFError:

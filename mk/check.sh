@@ -299,7 +299,11 @@ for f in $ours; do
 done
 for p in $(grep -v '^[[:space:]]*\(#\|$\)' "$PATCHES/series"); do
     l="$LOG/checkpatch-$p.log"
-    if perl "$cp" --no-tree -q "$PATCHES/$p" > "$l" 2>&1; then
+    # a patch that only carries binary files (patches/BASE/manifest) has
+    # no text diff here for checkpatch to read
+    if ! grep -q '^--- ' "$PATCHES/$p"; then
+        ok "checkpatch $p (binary files only, nothing to check)"
+    elif perl "$cp" --no-tree -q "$PATCHES/$p" > "$l" 2>&1; then
         ok "checkpatch $p"
     else
         bad "checkpatch:$p" "$l"

@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # Install what building and testing the series needs, from Debian's archive.
-# Does nothing when everything is already installed.
+# Does nothing when everything is already installed.  The QEMU source is
+# fetched with a private apt configuration (mk/prepare.sh): the host's
+# sources need no deb-src entry.
 set -eu
 
 PKGS="build-essential pkg-config python3 python3-venv dpkg-dev patch
@@ -15,36 +17,14 @@ for p in $PKGS; do
     st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
     [ "$st" = installed ] || missing="$missing $p"
 done
-# deb-src entries are needed by apt-get source
-src_ok=1
-grep -rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ || \
-    grep -qs '^deb-src ' /etc/apt/sources.list || src_ok=0
-
-[ -z "$missing" ] && [ $src_ok = 1 ] && exit 0
+[ -z "$missing" ] && exit 0
 
 if [ "$(id -u)" != 0 ]; then
     echo "mk/deps.sh: missing packages and not root. Run as root:" >&2
-    [ $src_ok = 1 ] || echo "  (and add a deb-src entry for bookworm to /etc/apt/sources.list.d/)" >&2
     echo "  apt-get install -y --no-install-recommends$missing" >&2
     exit 1
 fi
 
-if [ $src_ok = 0 ]; then
-    echo "mk/deps.sh: adding deb-src entries for bookworm"
-    cat > /etc/apt/sources.list.d/acpi-gi-deb-src.sources <<'SRC'
-Types: deb-src
-URIs: http://deb.debian.org/debian
-Suites: bookworm bookworm-updates
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-
-Types: deb-src
-URIs: http://deb.debian.org/debian-security
-Suites: bookworm-security
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-SRC
-fi
 echo "mk/deps.sh: installing:$missing"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q

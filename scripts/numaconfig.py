@@ -149,8 +149,10 @@ class Topology:
         mem = sum(n["mem"] for n in self.nodes.values())
         hmat = ",hmat=on" if self.lb else ""
         cxl = ",cxl=on" if self.ports else ""
+        # one vCPU per socket: nodes split no socket or cluster, which
+        # QEMU 9.1 and later warn of (Linux may misbehave with it)
         a = ["-machine", MACHINES[arch] + cxl + hmat,
-             "-smp", str(smp), "-m", "%dM" % mem]
+             "-smp", "%d,sockets=%d" % (smp, smp), "-m", "%dM" % mem]
         for i in sorted(self.nodes):
             n = self.nodes[i]
             opt = "node,nodeid=%d" % i

@@ -33,6 +33,15 @@ import time
 HOST_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}
 
 
+def qmp_command(mon, name, **args):
+    """Run QMP command NAME on a qemu.qmp.legacy monitor, for its return
+    value: QEMU 10.0's library calls that cmd() (and the old cmd()
+    cmd_raw()), QEMU 7.2's command()"""
+    if hasattr(mon, "cmd_raw"):
+        return mon.cmd(name, **args)
+    return mon.command(name, **args)
+
+
 def load_assets(path):
     """The KEY=VALUE lines of the assets.env of `make guest-assets`"""
     assets = {}
@@ -117,7 +126,7 @@ class Console:
         return self.out.decode("utf-8", "replace")
 
     def cmd(self, name, **args):
-        return self.mon.command(name, **args)
+        return qmp_command(self.mon, name, **args)
 
     def wait(self, timeout):
         """QEMU's exit status, or "timeout after N s" (QEMU killed)"""

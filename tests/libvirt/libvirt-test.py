@@ -345,6 +345,14 @@ def package_string(binary):
     return m.group(1) if m else None
 
 
+def major_minor(binary):
+    """The QEMU version of @binary as its versioned machine types end:
+    "7.2", "10.0" """
+    m = re.search(r"version ([0-9]+)\.([0-9]+)",
+                  run([binary, "--version"]).stdout)
+    return "%s.%s" % m.groups() if m else None
+
+
 def cached_capabilities(binary):
     """The files of libvirt's capability cache, and the root element of
     the one for @binary (None if none)"""
@@ -368,7 +376,8 @@ def check_domcapabilities(r, conn, build, arch):
     if not r.check(caps is not None, name, (err or "")[-400:]):
         return
     machine = ET.fromstring(caps).findtext("machine")
-    r.check(machine and machine.endswith("7.2"),
+    version = major_minor(binary)
+    r.check(machine and version and machine.endswith("-" + version),
             "%s: libvirt resolved machine %s to %s"
             % (arch, MACHINE[arch], machine or "?"),
             machine or "no <machine>")
