@@ -282,11 +282,12 @@ echo "check: QMP sequence seed $QTEST_FUZZ_SEED (QTEST_FUZZ_SEED=N make check" \
 # 1. style ----------------------------------------------------------------
 echo "check: checkpatch"
 cp="$SRC/scripts/checkpatch.pl"
-# our C files: git's list, or every C file outside .build without git
+# our C files: git's list, or without git every C file outside the build
+# directories (.build, .build-10.0 ...)
 ours=$(cd "$top" &&
        { git ls-files -co --exclude-standard -- '*.c' '*.h' '*.c.inc' \
              2>/dev/null ||
-         find . -path ./.build -prune -o \( -name '*.c' -o -name '*.h' \
+         find . -path './.build*' -prune -o \( -name '*.c' -o -name '*.h' \
              -o -name '*.c.inc' \) -type f -print | sed 's#^\./##'; })
 for f in $ours; do
     l="$LOG/checkpatch-$(echo "$f" | tr / _).log"
