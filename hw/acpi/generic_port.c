@@ -17,6 +17,7 @@
 #include "hw/acpi/generic_node.h"
 #include "hw/acpi/generic_port.h"
 #include "hw/pci/pci_bridge.h"
+#include "hw/pci/pci_bus.h"
 
 struct AcpiGenericPort {
     AcpiGenericNode parent_obj;
@@ -24,18 +25,25 @@ struct AcpiGenericPort {
 
 /*
  * The CXL host bridge whose bus is @name: a pxb-cxl names its bus by id.
- * A QOM path may name the bus or the bridge.
+ * A QOM path may name the bus (a child of the bridge's host, whose
+ * parent_dev is the bridge) or the bridge.
  */
 static DeviceState *gp_check_device(AcpiGenericNode *gn, const char *name,
                                     Object *obj, Error **errp)
 {
-    if (obj && object_dynamic_cast(obj, TYPE_BUS)) {
-        obj = OBJECT(BUS(obj)->parent);
+    if (obj && object_dynamic_cast(obj, TYPE_PCI_BUS)) {
+        obj = OBJECT(PCI_BUS(obj)->parent_dev);
     }
     if (!obj || !object_dynamic_cast(obj, TYPE_PXB_CXL_DEV)) {
-        error_setg(errp, "acpi-generic-port '%s': pci-bus '%s': no CXL host "
-                   "bridge (-device pxb-cxl,id=%s) has this bus",
-                   acpi_generic_node_id(gn), name, name);
+        if (name[0] == '/') {
+            error_setg(errp, "acpi-generic-port '%s': pci-bus '%s': no CXL "
+                       "host bridge (pxb-cxl) or bus of one is at this QOM "
+                       "path", acpi_generic_node_id(gn), name);
+        } else {
+            error_setg(errp, "acpi-generic-port '%s': pci-bus '%s': no CXL "
+                       "host bridge (-device pxb-cxl,id=%s) has this bus",
+                       acpi_generic_node_id(gn), name, name);
+        }
         return NULL;
     }
     return DEVICE(obj);

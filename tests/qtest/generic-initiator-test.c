@@ -284,6 +284,15 @@ static const QmpErrorCase qmp_error_cases[] = {
       "pci-dev 'kbd0' is a 'usb-kbd', not a PCI device" },
     { "duplicate", "\"pci-dev\": \"dev0\", \"node\": 1",
       "pci-dev 'dev0' is already linked to node 1 by 'gi0'" },
+    /* the same device by its QOM path is the same device */
+    { "duplicate-by-path",
+      "\"pci-dev\": \"/machine/peripheral/dev0\", \"node\": 1",
+      "pci-dev '/machine/peripheral/dev0' is already linked to node 1" },
+    { "unknown-path", "\"pci-dev\": \"/machine/peripheral/nodev\", "
+      "\"node\": 1", "no device has this QOM path" },
+    /* a partial QOM path is no id */
+    { "partial-path", "\"pci-dev\": \"peripheral/dev0\", \"node\": 1",
+      "pci-dev 'peripheral/dev0': no device has this id" },
 };
 
 static void test_qmp_errors(void)
@@ -305,6 +314,16 @@ static void test_qmp_errors(void)
         g_assert_false(object_exists(qts, "gi9"));
         assert_running(qts);
     }
+
+    /* an absolute QOM path names the device as its id does */
+    qtest_qmp_assert_success(qts, "{ 'execute': 'object-add', 'arguments':"
+                             " { 'qom-type': 'acpi-generic-initiator',"
+                             " 'id': 'gi2', 'node': 2,"
+                             " 'pci-dev': '/machine/peripheral/dev0' } }");
+    reset(qts);
+    assert_srat_nodes(qts, "1,2");
+    qtest_qmp_assert_success(qts, "{ 'execute': 'object-del', 'arguments':"
+                             " { 'id': 'gi2' } }");
 
     /* qom-set to a bad value fails and changes nothing */
     assert_qmp_error(qts, "node 7 is not defined",

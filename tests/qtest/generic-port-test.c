@@ -30,6 +30,42 @@
     " -device pxb-cxl,id=cxl.2,bus=pcie.0,bus_nr=222" \
     " -device pxb-pcie,id=pxb1,bus=pcie.0,bus_nr=100"
 
+/* qom-set @id's pci-bus to @bus, which must succeed */
+static void set_pci_bus(QTestState *qts, const char *id, const char *bus)
+{
+    g_autofree char *path = g_strdup_printf("/objects/%s", id);
+
+    qtest_qmp_assert_success(qts, "{ 'execute': 'qom-set', 'arguments':"
+                             " { 'path': %s, 'property': 'pci-bus',"
+                             " 'value': %s } }", path, bus);
+}
+
+/*
+ * The absolute QOM path of the bus that pxb-cxl @id makes: a child of the
+ * bridge's host, which sits in /machine/unattached
+ */
+static const char *bus_path(QTestState *qts, const char *id)
+{
+    static char path[64];
+    int i;
+
+    for (i = 0; i < 64; i++) {
+        QDict *rsp;
+        bool found;
+
+        snprintf(path, sizeof(path), "/machine/unattached/device[%d]/%s",
+                 i, id);
+        rsp = qtest_qmp(qts, "{ 'execute': 'qom-get', 'arguments':"
+                        " { 'path': %s, 'property': 'type' } }", path);
+        found = qdict_haskey(rsp, "return");
+        qobject_unref(rsp);
+        if (found) {
+            return path;
+        }
+    }
+    g_assert_not_reached();
+}
+
 #define GP(id, bus, node) \
     " -object acpi-generic-port,id=" id ",pci-bus=" bus ",node=" node
 
@@ -156,6 +192,15 @@ static void test_runtime(void)
                      "{ 'execute': 'qom-set', 'arguments': { 'path':"
                      " '/objects/gp1', 'property': 'pci-bus',"
                      " 'value': 'pxb1' } }");
+    assert_qmp_error(qts, "pci-bus '/machine/peripheral/pxb1': no CXL host "
+                     "bridge (pxb-cxl) or bus of one is at this QOM path",
+                     "{ 'execute': 'qom-set', 'arguments': { 'path':"
+                     " '/objects/gp1', 'property': 'pci-bus',"
+                     " 'value': '/machine/peripheral/pxb1' } }");
+    /* QOM paths of the same bridge, and of its bus, name the same port */
+    set_pci_bus(qts, "gp1", "/machine/peripheral/cxl.1");
+    set_pci_bus(qts, "gp1", bus_path(qts, "cxl.1"));
+    set_pci_bus(qts, "gp1", "cxl.1");
     assert_qmp_error(qts, "CXL host bridge 'cxl.1' is the generic port of "
                      "NUMA node 1 (acpi-generic-port 'gp1')",
                      "{ 'execute': 'device_del', 'arguments':"
