@@ -51,6 +51,7 @@ import time
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TOP, "tests", "guest"))
 import numaguest  # noqa: E402  (puts scripts/ on the path)
+from guestboot import qmp_command  # noqa: E402
 from numaconfig import generic_initiator, hmat_lb, object_keyval  # noqa
 QUIT = b'{"execute":"qmp_capabilities"}\n{"execute":"quit"}\n'
 
@@ -149,15 +150,6 @@ def fig_wall(qemu, nodes, devs, runs):
     return {"median-ms-none": round(statistics.median(base) * 1000, 1),
             "median-ms-gi": round(statistics.median(gi) * 1000, 1),
             "median-ratio": round(statistics.median(ratios), 3)}
-
-
-def qmp_command(mon, name, **args):
-    """Run QMP command NAME on a qemu.qmp.legacy monitor, for its return
-    value: QEMU 10.0's library calls that cmd() (and the old cmd()
-    cmd_raw()), QEMU 7.2's command()"""
-    if hasattr(mon, "cmd_raw"):
-        return mon.cmd(name, **args)
-    return mon.command(name, **args)
 
 
 class Qmp:
