@@ -13,7 +13,10 @@
 #             guests that need SRAT Generic Port Affinity Structures),
 #             busybox-static for a small initramfs around tests/guest/init,
 #             and trixie's AAVMF; writes $B/guest/assets.env for
-#             tests/guest/numa-guest.py.
+#             tests/guest/numa-guest.py;
+#   upstream  Debian 13's QEMU 10.0 binaries with every library they need,
+#             in $B/upstream (make check-upstream, make bench);
+#   meson     the meson a base needs when the host's is too old.
 # A private apt configuration under $B/apt does the downloads, so the
 # machine's own apt setup and dpkg architectures are left alone, and root
 # is not needed.  The .debs are cached in $B/assets/PART and fetched again
@@ -24,10 +27,7 @@ set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/mk/base.env"
-part=${1:?usage: mk/assets.sh firmware|guest}
-MIRROR=${ASSETS_MIRROR:-http://deb.debian.org/debian}
-SECMIRROR=${ASSETS_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
-KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
+part=${1:?usage: mk/assets.sh firmware|guest|upstream|meson}
 A=$B/apt
 D=$B/assets/$part
 
@@ -38,35 +38,17 @@ pins=$(awk -v p="$part" -v b="$BASE" '$1 == p || $1 == p "@" b { print $2, $3, $
     "$top/mk/assets.pins")
 [ -n "$pins" ] || die "no '$part' lines in mk/assets.pins"
 
-# apt-get/apt-cache options for the private configuration
-set -- -q -o Dir::Etc::SourceList="$A/etc/sources.list" \
-    -o Dir::Etc::SourceParts="$A/etc/parts" \
-    -o Dir::Etc::Preferences="$A/etc/preferences" \
-    -o Dir::Etc::PreferencesParts="$A/etc/prefparts" \
-    -o Dir::State::Lists="$A/lists" -o Dir::Cache="$A/cache" \
-    -o Dir::State::status="$A/status" \
-    -o APT::Architecture=amd64 -o APT::Architectures::=amd64 \
-    -o APT::Architectures::=arm64 -o Acquire::Languages=none
-
-apt_update() {
-    sources="deb [signed-by=$KEYRING] $MIRROR bookworm main
-deb [signed-by=$KEYRING] $MIRROR bookworm-updates main
-deb [signed-by=$KEYRING] $MIRROR bookworm-backports main
-deb [signed-by=$KEYRING] $SECMIRROR bookworm-security main
-deb [signed-by=$KEYRING] $MIRROR trixie main
-deb [signed-by=$KEYRING] $SECMIRROR trixie-security main"
-    # fresh lists of the same sources: nothing to do
-    [ -f "$A/updated" ] && [ -z "$(find "$A/updated" -mmin +60)" ] &&
-        [ "$(cat "$A/etc/sources.list" 2>/dev/null)" = "$sources" ] &&
-        return 0
-    mkdir -p "$A/lists/partial" "$A/cache/archives/partial" "$A/etc/parts" \
-        "$A/etc/prefparts"
-    : > "$A/status"
-    echo "$sources" > "$A/etc/sources.list"
-    # bookworm's packages win; trixie (and trixie-security) only when asked
-    # for by name
-    cat > "$A/etc/preferences" <<PREF
-Package: *
+. "$top/mk/apt-private.sh"
+k=$APT_PRIVATE_KEYRING m=$APT_PRIVATE_MIRROR sm=$APT_PRIVATE_SECMIRROR
+SOURCES="deb [signed-by=$k] $m bookworm main
+deb [signed-by=$k] $m bookworm-updates main
+deb [signed-by=$k] $m bookworm-backports main
+deb [signed-by=$k] $sm bookworm-security main
+deb [signed-by=$k] $m trixie main
+deb [signed-by=$k] $sm trixie-security main"
+# bookworm's packages win; trixie (and trixie-security) and backports only
+# when asked for by name
+PREFERENCES="Package: *
 Pin: release n=trixie
 Pin-Priority: 100
 
@@ -76,45 +58,36 @@ Pin-Priority: 100
 
 Package: *
 Pin: release n=bookworm-backports
-Pin-Priority: 100
-PREF
-    say "apt-get update (private lists in $A)"
-    apt-get "$@" update > "$A/update.log" 2>&1 || {
-        cat "$A/update.log" >&2
-        die "apt-get update failed"
-    }
-    touch "$A/updated"
-}
+Pin-Priority: 100"
 
 # fetch PKG:ARCH VERSION SUITE into the current directory; print the name
 # of what was fetched in its place when the pinned version is gone
 fetch() {
     pkg=${1%:*} arch=${1##*:} ver=$2 suite=$3
-    shift 3
     what=$pkg
     [ "$arch" = all ] || what=$pkg:$arch
-    apt-get "$@" download "$what=$ver" >> download.log 2>&1 && return 0
+    apt_private "$A" apt-get download "$what=$ver" >> download.log 2>&1 && return 0
     # the pinned version has left the archive: the suite's current one;
     # for a kernel whose ABI has moved on, the flavour's current image in
     # the suite (bookworm's linux-image-6.1.0-56-cloud-amd64 and trixie's
     # linux-image-6.12.N+deb13-cloud-amd64 are both flavour cloud-amd64)
     alt=$what
     [ "$suite" = bookworm ] || alt=$what/$suite
-    if ! apt-cache "$@" show "$what" > /dev/null 2>&1; then
+    if ! apt_private "$A" apt-cache show "$what" > /dev/null 2>&1; then
         case $pkg in
         linux-image-*)
             flavour=$(echo "$pkg" |
                       sed -E 's/^linux-image-[0-9.]+(\+deb[0-9.]+|-[0-9]+)-//')
             meta=linux-image-$flavour:$arch
             [ "$suite" = bookworm ] || meta=$meta/$suite
-            alt=$(apt-cache "$@" depends "$meta" |
+            alt=$(apt_private "$A" apt-cache depends "$meta" |
                   awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
             alt=${alt%:"$arch"}
             [ "$arch" = amd64 ] || alt=$alt:$arch
             ;;
         esac
     fi
-    [ -n "$alt" ] && apt-get "$@" download "$alt" >> download.log 2>&1 || {
+    [ -n "$alt" ] && apt_private "$A" apt-get download "$alt" >> download.log 2>&1 || {
         cat download.log >&2
         die "cannot fetch $what=$ver (mk/assets.pins), nor $alt"
     }
@@ -130,13 +103,33 @@ fetch() {
 mkdir -p "$D"
 if [ "${ASSETS_REFETCH:-0}" = 1 ] || [ ! -s "$D/versions" ] ||
    [ "$(cat "$D/pins" 2>/dev/null)" != "$pins" ]; then
-    apt_update "$@"
+    say "apt-get update (private lists in $A)"
+    apt_private_update "$A" "$SOURCES" "$PREFERENCES" || die "apt-get update failed"
     rm -rf "$D.tmp"
     mkdir -p "$D.tmp"
     say "fetching the pinned $part packages (mk/assets.pins)"
     echo "$pins" | while read -r p v s; do
-        (cd "$D.tmp" && fetch "$p" "$v" "$s" "$@")
+        (cd "$D.tmp" && fetch "$p" "$v" "$s")
     done
+    if [ "$part" = upstream ]; then
+        # every package the binaries need, resolved from nothing (the
+        # private dpkg status is empty), from trixie as on a Debian 13 host
+        want=$(for deb in "$D.tmp"/*.deb; do
+                   dpkg-deb -W --showformat='${Package}=${Version}\n' "$deb"
+               done)
+        # shellcheck disable=SC2086
+        apt_private "$A" apt-get -s -t trixie install --no-install-recommends \
+            $want > "$D.tmp/closure.log" 2>&1 ||
+            { cat "$D.tmp/closure.log" >&2; die "cannot resolve $want"; }
+        sed -n 's/^Inst \([^ ]*\) (\([^ ]*\) .*/\1=\2/p' "$D.tmp/closure.log" |
+            grep -v -x -F "$want" > "$D.tmp/closure" || true
+        say "fetching the $(wc -l < "$D.tmp/closure") packages they depend on"
+        # shellcheck disable=SC2046
+        (cd "$D.tmp" && apt_private "$A" apt-get download \
+            $(cat closure) >> download.log 2>&1) ||
+            { cat "$D.tmp/download.log" >&2; die "cannot fetch the closure"; }
+        rm -f "$D.tmp/closure.log"
+    fi
     for deb in "$D.tmp"/*.deb; do
         dpkg-deb -W --showformat='${Package}:${Architecture} ${Version}\n' \
             "$deb"
@@ -166,6 +159,42 @@ unpack() {
 if [ "$part" = meson ]; then
     unpack "$B/meson" "$D"/*.deb
     say "meson in $B/meson: $(cat "$D/versions")"
+    exit 0
+fi
+
+if [ "$part" = upstream ]; then
+    U=$B/upstream
+    unpack "$U/root" "$D"/*.deb
+    ma=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
+    ld=$(cd "$U/root" && ls usr/lib/"$ma"/ld-linux*.so.* | head -n 1)
+    [ -n "$ld" ] || die "no dynamic loader in $U/root"
+    # for the tools that run them without the wrappers below (mk/bench.py
+    # runs the loader under valgrind)
+    cat > "$U/env" <<ENV
+# written by mk/assets.sh upstream
+UPSTREAM_ROOT=$U/root
+UPSTREAM_LOADER=$U/root/$ld
+UPSTREAM_LIBRARY_PATH=$U/root/usr/lib/$ma:$U/root/lib/$ma
+UPSTREAM_MODULE_DIR=$U/root/usr/lib/$ma/qemu
+UPSTREAM_FIRMWARE=$U/root/usr/share/qemu:$U/root/usr/share/seabios:$U/root/usr/lib/ipxe/qemu
+ENV
+    mkdir -p "$U/bin"
+    for t in x86_64 aarch64; do
+        cat > "$U/bin/qemu-system-$t" <<WRAP
+#!/bin/sh
+# written by mk/assets.sh upstream: Debian 13's qemu-system-$t with its own
+# loader and libraries.  Debian's QEMU is not relocatable: its modules and
+# firmware are found here, not in /usr (firmware given with -L before
+# these is used first)
+R=$U/root
+export QEMU_MODULE_DIR=\$R/usr/lib/$ma/qemu
+exec "\$R/$ld" --library-path "\$R/usr/lib/$ma:\$R/lib/$ma" \\
+    "\$R/usr/bin/qemu-system-$t" "\$@" -L "\$R/usr/share/qemu" \\
+    -L "\$R/usr/share/seabios" -L "\$R/usr/lib/ipxe/qemu"
+WRAP
+        chmod 0755 "$U/bin/qemu-system-$t"
+    done
+    say "upstream QEMU in $U/bin: $(grep '^qemu-system-x86' "$D/versions")"
     exit 0
 fi
 

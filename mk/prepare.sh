@@ -22,29 +22,17 @@ mkdir -p "$B/dl"
 # With a private apt configuration in $B/dl/apt that lists the base
 # suite's sources (the host's apt configuration is neither read nor
 # changed, so a Debian 12 host fetches Debian 13's source too)
-MIRROR=${ASSETS_MIRROR:-http://deb.debian.org/debian}
-SECMIRROR=${ASSETS_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
-KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
+. "$top/mk/apt-private.sh"
 A=$B/dl/apt
-set -- -q -o Dir::Etc::SourceList="$A/sources.list" \
-    -o Dir::Etc::SourceParts="$A/parts" -o Dir::Etc::Preferences=/dev/null \
-    -o Dir::Etc::PreferencesParts="$A/parts" -o Dir::State::Lists="$A/lists" \
-    -o Dir::Cache="$A/cache" -o Dir::State::status="$A/status" \
-    -o Acquire::Languages=none
 if [ ! -f "$B/dl/version" ]; then
     rm -f "$B"/dl/*.dsc
-    mkdir -p "$A/lists/partial" "$A/cache/archives/partial" "$A/parts"
-    : > "$A/status"
-    cat > "$A/sources.list" <<SRC
-deb-src [signed-by=$KEYRING] $MIRROR $BASE_SUITE main
-deb-src [signed-by=$KEYRING] $MIRROR $BASE_SUITE-updates main
-deb-src [signed-by=$KEYRING] $SECMIRROR $BASE_SUITE-security main
-SRC
-    apt-get "$@" update > "$B/dl/update.log" 2>&1 ||
-        { cat "$B/dl/update.log" >&2; die "apt-get update ($A) failed"; }
+    k=$APT_PRIVATE_KEYRING m=$APT_PRIVATE_MIRROR s=$APT_PRIVATE_SECMIRROR
+    apt_private_update "$A" "deb-src [signed-by=$k] $m $BASE_SUITE main
+deb-src [signed-by=$k] $m $BASE_SUITE-updates main
+deb-src [signed-by=$k] $s $BASE_SUITE-security main" || die "cannot fetch apt's lists"
     # apt's sandbox user must be able to write here
     chmod 0777 "$B/dl" 2>/dev/null || true
-    if (cd "$B/dl" && apt-get "$@" source --download-only \
+    if (cd "$B/dl" && apt_private "$A" apt-get source --download-only \
             "$BASE_PACKAGE=$BASE_VERSION") >"$B/dl/fetch.log" 2>&1; then
         echo "$BASE_VERSION" > "$B/dl/version"
     else
@@ -53,7 +41,7 @@ SRC
         echo "WARNING: $BASE_PACKAGE $BASE_VERSION is not in the archive." >&2
         echo "WARNING: falling back to the current $BASE_SUITE source." >&2
         echo "************************************************************" >&2
-        (cd "$B/dl" && apt-get "$@" source --download-only \
+        (cd "$B/dl" && apt_private "$A" apt-get source --download-only \
             "$BASE_PACKAGE/$BASE_SUITE") >"$B/dl/fetch.log" 2>&1 ||
             { cat "$B/dl/fetch.log" >&2; die "cannot fetch $BASE_PACKAGE source"; }
         dsc=$(ls "$B"/dl/*.dsc | head -n 1)
