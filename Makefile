@@ -50,7 +50,7 @@ NINJA_TARGETS := qemu-system-x86_64 qemu-system-aarch64 \
 
 export BASE B QTESTS QTEST_JOBS
 
-.PHONY: all deps prepare configure firmware build guest-assets check \
+.PHONY: all deps prepare configure firmware build guest-assets upstream-assets check \
 	check-sanitizers \
 	check-upstream series check-series check-series-debian \
 	demo bench install clean distclean
@@ -105,18 +105,23 @@ check-series: series
 check-series-debian: series
 	@$(TOP)/mk/check-series-debian.sh
 
-# Optional: our SRAT GI structures against upstream QEMU 10.0's
-check-upstream: build guest-assets
+# Debian 13's own QEMU 10.0 binaries with their libraries, unpacked
+upstream-assets: deps
+	@$(TOP)/mk/assets.sh upstream
+
+# Optional: our tables and our runtime against Debian 13's QEMU 10.0
+check-upstream: build guest-assets upstream-assets
 	@$(TOP)/mk/check-upstream.sh
 
 demo: build guest-assets
 	@$(TOP)/mk/demo.sh
 
-# Cost figures (mk/bench.py); BENCH_ARGS=--tiny for the smallest sizes
-bench: build guest-assets
+# Cost figures (mk/bench.py), figures 1 and 1b also on Debian 13's QEMU
+# 10.0; BENCH_ARGS=--tiny for the smallest sizes
+bench: build guest-assets upstream-assets
 	@python3 $(TOP)/mk/bench.py --build $(BLD) \
 		--assets $(B)/guest/assets.env --out $(B)/bench/results.json \
-		$(BENCH_ARGS)
+		--upstream $(B)/upstream $(BENCH_ARGS)
 
 install: build
 	install -d $(DESTDIR)$(PREFIX)/bin

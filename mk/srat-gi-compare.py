@@ -74,6 +74,37 @@ def compare(ours, upstream, want=(GI_TYPE,)):
     return not why, why, order
 
 
+def compare_hmat(ours, upstream, srat):
+    """(ok, lines saying what differs) of two HMATs, where they speak of
+    memory: the targets that SRAT (ours) gives memory or a generic port.
+    Upstream lists every node as a target, ours only those."""
+    if not ours and not upstream:
+        return True, []
+    if not ours or not upstream:
+        return False, ["HMAT only in %s" % ("ours" if ours else "upstream")]
+    mem = {e["pxm"] for e in numatopo.parse_srat(srat)
+           if e.get("enabled") and (e["type"] == GP_TYPE or
+                                    e.get("kind") == "memory" and
+                                    e["length"])}
+    view = []
+    for data in (ours, upstream):
+        h = numatopo.parse_hmat(data)
+        view.append({
+            "attached": {m: i for m, i in h["attached"].items() if m in mem},
+            "lb": sorted((lb["hierarchy"], lb["data_type"],
+                          sorted((k, v) for k, v in lb["values"].items()
+                                 if k[1] in mem)) for lb in h["lb"]),
+            "caches": sorted(sorted(c.items()) for c in h["caches"]
+                             if c["pxm"] in mem)})
+    why = []
+    for key in ("attached", "lb", "caches"):
+        if view[0][key] != view[1][key]:
+            why += ["HMAT %s differ (targets %s):" % (key, sorted(mem)),
+                    "  ours     %s" % (view[0][key],),
+                    "  upstream %s" % (view[1][key],)]
+    return not why, why
+
+
 def files(ours, upstream):
     with open(ours, "rb") as f, open(upstream, "rb") as g:
         ok, why, _ = compare(f.read(), g.read())
@@ -82,18 +113,21 @@ def files(ours, upstream):
     return 0 if ok else 1
 
 
-def guests(ours, upstream, assets_env):
+def guests(ours, upstream, assets_env, arch):
     import numaguest
     assets = numaguest.load_assets(assets_env)
     fail = 0
+    machine = {"x86_64": "q35", "aarch64": "virt"}[arch]
     for path in sorted(glob.glob(os.path.join(TOP, "tests/guest/topologies",
                                               "*.json"))):
         topo = numaguest.Topology(path)
+        if topo.arches and arch not in topo.arches:
+            continue
         # upstream refuses initiator= naming a node without CPUs
         for n in topo.nodes.values():
             if n["initiator"] is not None and not n["cpus"]:
                 n["initiator"] = None
-        srat = {}
+        srat, hmat = {}, {}
         for name, bld in (("ours", ours), ("upstream", upstream)):
             # upstream's binary is unpacked, not installed: point it at
             # the pinned firmware that our build directory uses
@@ -101,20 +135,31 @@ def guests(ours, upstream, assets_env):
                 "-L " + os.path.join(FIRMWARE, d) for d in (
                     "usr/share/seabios", "usr/share/qemu",
                     "usr/lib/ipxe/qemu"))
-            a = argparse.Namespace(arch="x86_64", build=bld,
-                                   extra_args=extra, timeout=300)
+            a = argparse.Namespace(arch=arch, build=bld,
+                                   extra_args=extra, timeout=600)
             with tempfile.TemporaryDirectory() as d:
                 _, out, rc, _ = numaguest.boot(a, topo, assets, d)
-            srat[name] = bytes(numaguest.parse_guest(out)["tables"].get(
-                "SRAT", b""))
+            tables = numaguest.parse_guest(out)["tables"]
+            srat[name] = bytes(tables.get("SRAT", b""))
+            hmat[name] = bytes(tables.get("HMAT", b""))
+            if not srat[name]:
+                print("srat-gi-compare: %s %s: no SRAT from %s (QEMU: %s)"
+                      % (machine, topo.name, name, rc))
+        if not srat["ours"] or not srat["upstream"]:
+            fail = 1
+            continue
         ok, why, order = compare(srat["ours"], srat["upstream"])
-        print("srat-gi-compare: q35 %s: %d GI structures, %s; upstream's "
-              "order %s" % (topo.name, len(order),
-                                 "identical bytes and place" if ok
-                                 else "DIFFERENT", order))
-        for line in why:
+        hok, hwhy = compare_hmat(hmat["ours"], hmat["upstream"],
+                                 srat["ours"])
+        print("srat-gi-compare: %s %s: %d GI structures, %s; upstream's "
+              "order %s; HMAT %s" % (
+                  machine, topo.name, len(order),
+                  "identical bytes and place" if ok else "DIFFERENT", order,
+                  ("none" if not hmat["ours"] else
+                   "the same for memory targets") if hok else "DIFFERENT"))
+        for line in why + hwhy:
             print("  " + line)
-        fail |= not ok
+        fail |= not ok or not hok
     return 1 if fail else 0
 
 
@@ -144,7 +189,7 @@ def ports(ours, upstream, assets_env):
     import guestboot
     import numaguest
     assets = guestboot.load_assets(assets_env)
-    srat = {}
+    srat, hmat = {}, {}
     for name, bld in (("ours", ours), ("upstream", upstream)):
         extra = [] if name == "ours" else [
             x for d in ("usr/share/seabios", "usr/share/qemu",
@@ -153,31 +198,36 @@ def ports(ours, upstream, assets_env):
         with tempfile.TemporaryDirectory() as d:
             _, out, rc, _ = guestboot.boot(bld, "x86_64", assets, d,
                                            PORTS_ARGS, extra, "", 300)
-        srat[name] = bytes(numaguest.parse_guest(out)["tables"].get(
-            "SRAT", b""))
+        tables = numaguest.parse_guest(out)["tables"]
+        srat[name] = bytes(tables.get("SRAT", b""))
+        hmat[name] = bytes(tables.get("HMAT", b""))
         if not srat[name]:
             print("srat-gi-compare: q35 ports: no SRAT from %s (QEMU: %s)"
                   % (name, rc))
             return 1
     ok, why, order = compare(srat["ours"], srat["upstream"],
                              (GI_TYPE, GP_TYPE))
-    print("srat-gi-compare: q35 ports: %s; upstream's order %s"
-          % ("identical bytes and place" if ok else "DIFFERENT", order))
-    for line in why:
+    hok, hwhy = compare_hmat(hmat["ours"], hmat["upstream"], srat["ours"])
+    print("srat-gi-compare: q35 ports: %s; upstream's order %s; HMAT %s"
+          % ("identical bytes and place" if ok else "DIFFERENT", order,
+             "the same for memory targets" if hok else "DIFFERENT"))
+    for line in why + hwhy:
         print("  " + line)
-    return 0 if ok else 1
+    return 0 if ok and hok else 1
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--guests", action="store_true")
     ap.add_argument("--ports", action="store_true")
+    ap.add_argument("--arch", default="x86_64",
+                    choices=("x86_64", "aarch64"))
     ap.add_argument("paths", nargs="+")
     a = ap.parse_args()
     if a.ports and len(a.paths) == 3:
         return ports(*a.paths)
     if a.guests and len(a.paths) == 3:
-        return guests(*a.paths)
+        return guests(*a.paths, a.arch)
     if not a.guests and len(a.paths) == 2:
         return files(*a.paths)
     ap.error("OURS UPSTREAM, or --guests OUR-BUILD-DIR UPSTREAM-BIN-DIR "
