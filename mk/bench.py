@@ -100,6 +100,30 @@ def topology(nodes, devs, kind, hmat=None):
     return a
 
 
+class Qemu:
+    """How to run a QEMU binary: ours is run as it is; Debian 13's
+    (--upstream, unpacked by mk/assets.sh upstream) through trixie's
+    dynamic loader, with its modules and firmware"""
+
+    def __init__(self, path, upstream=None):
+        self.prefix, self.suffix, self.env = [path], [], None
+        if upstream:
+            with open(os.path.join(upstream, "env")) as f:
+                v = dict(line.rstrip("\n").split("=", 1) for line in f
+                         if "=" in line and not line.startswith("#"))
+            self.prefix = [v["UPSTREAM_LOADER"], "--library-path",
+                           v["UPSTREAM_LIBRARY_PATH"],
+                           os.path.join(v["UPSTREAM_ROOT"], "usr/bin",
+                                        os.path.basename(path))]
+            self.suffix = [x for d in v["UPSTREAM_FIRMWARE"].split(":")
+                           for x in ("-L", d)]
+            self.env = dict(os.environ,
+                            QEMU_MODULE_DIR=v["UPSTREAM_MODULE_DIR"])
+
+    def cmd(self, args):
+        return self.prefix + args + self.suffix
+
+
 def callgrind(qemu, args):
     """Instructions of QEMU's main thread, where options are parsed,
     objects created and tables built.  The other threads (RCU, vCPUs
@@ -108,9 +132,10 @@ def callgrind(qemu, args):
         out = os.path.join(d, "cg.out")
         p = subprocess.run(["valgrind", "--tool=callgrind",
                             "--separate-threads=yes",
-                            "--callgrind-out-file=" + out, qemu] + args,
+                            "--callgrind-out-file=" + out] + qemu.cmd(args),
                            input=QUIT, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.PIPE, check=False)
+                           stderr=subprocess.PIPE, check=False,
+                           env=qemu.env)
         try:
             with open(out + "-01") as f:
                 m = re.search(r"^(?:totals|summary): (\d+)", f.read(), re.M)
@@ -351,6 +376,9 @@ def main():
     ap.add_argument("--out")
     ap.add_argument("--tiny", action="store_true",
                     help="smallest sizes, one run: check that it works")
+    ap.add_argument("--upstream", metavar="DIR",
+                    help="also figures 1 and 1b on the QEMU that "
+                    "mk/assets.sh upstream unpacked in DIR")
     ap.add_argument("--figure", choices=["4"],
                     help="only this figure, printed (no --assets, --out)")
     a = ap.parse_args()
@@ -369,11 +397,22 @@ def main():
         res["machine"]["cpu"], res["machine"]["cpus"],
         res["machine"]["memory-mib"], res["machine"]["date"]), flush=True)
 
-    res["instructions"] = fig_instructions(x86, nodes, devs, runs, None)
-    res["instructions-hmat-node0"] = fig_instructions(x86, nodes, devs, runs,
-                                                      "node0")
-    res["instructions-hmat"] = fig_instructions(x86, nodes, devs, runs,
+    res["instructions"] = fig_instructions(Qemu(x86), nodes, devs, runs,
+                                           None)
+    res["instructions-hmat-node0"] = fig_instructions(Qemu(x86), nodes, devs,
+                                                      runs, "node0")
+    res["instructions-hmat"] = fig_instructions(Qemu(x86), nodes, devs, runs,
                                                 "full")
+    if a.upstream:
+        # figures 1 and 1b on Debian 13's QEMU 10.0, same command lines
+        up = Qemu(x86, a.upstream)
+        res["upstream"] = {
+            "version": subprocess.run(
+                up.cmd(["--version"]), env=up.env, check=True,
+                stdout=subprocess.PIPE).stdout.decode().splitlines()[0],
+            "instructions": fig_instructions(up, nodes, devs, runs, None),
+            "instructions-hmat-node0": fig_instructions(up, nodes, devs,
+                                                        runs, "node0")}
     res["wall"] = fig_wall(x86, nodes, devs, 3 if a.tiny else 11)
     res["repin"] = fig_repin_all(a.build, a.tiny)
     res["creation"] = fig_creation(a.build, 2 if a.tiny else 8)
@@ -426,6 +465,20 @@ def main():
             "    GI cost / trivial-object cost                 %.2f"
             % (h["none"], h["gi"], h["secret"], h["ratio"]))
     fig4 = "\n".join(repin_line(r) for r in res["repin"])
+    fig_up = ""
+    if "upstream" in res:
+        u, u1 = (res["upstream"]["instructions"],
+                 res["upstream"]["instructions-hmat-node0"])
+        fig_up = ("    upstream (%s), the same command lines:\n"
+                  "  1 upstream                                    "
+                  "none %d, GI %d, secret %d\n"
+                  "    GI cost / trivial-object cost                 %.2f\n"
+                  " 1b upstream                                    "
+                  "none %d, GI %d, secret %d\n"
+                  "    GI cost / trivial-object cost                 %.2f\n"
+                  % (res["upstream"]["version"], u["none"], u["gi"],
+                     u["secret"], u["ratio"], u1["none"], u1["gi"],
+                     u1["secret"], u1["ratio"]))
     boot = res["guest-boot"]
     fig5 = "x86: %.2f s with GI, %.2f s without" % (
         boot["x86_64"]["s-with-gi"], boot["x86_64"]["s-without"])
@@ -438,7 +491,7 @@ def main():
     GI cost / trivial-object cost                 %.2f  (goal <= 1.2)
  1b the same with hmat=on, node 0's rows          none %d, GI %d, secret %d
     GI cost / trivial-object cost                 %.2f  (goal <= 1.1)
-  2 full HMAT (GI: a row per initiator)           %s
+%s  2 full HMAT (GI: a row per initiator)           %s
     SRAT %d bytes (GI structures %d = 32 x %d); HMAT %d bytes (formula %d)
   3 wall-clock start-up, median of %d pairs       none %.1f ms, GI %.1f ms, ratio %.3f
   4 qom-set re-pinning every vCPU (Arm virt; goal at 512: < 2 ms beyond;
@@ -449,7 +502,7 @@ def main():
   6 resident memory per generic initiator         %d bytes (%d objects: %d KiB, none %d KiB)
     resident memory per vcpu-affinity rule        %d bytes (%d rules: %d KiB, none %d KiB)
 """ % (nodes, devs, i["none"], i["gi"], i["secret"], i["ratio"],
-       i1["none"], i1["gi"], i1["secret"], i1["ratio"], fig2,
+       i1["none"], i1["gi"], i1["secret"], i1["ratio"], fig_up, fig2,
        t["srat-bytes"], t["srat-gi-bytes"], nodes - 1, t["hmat-bytes"],
        t["hmat-formula"], 3 if a.tiny else 11, w["median-ms-none"],
        w["median-ms-gi"], w["median-ratio"], fig4,
