@@ -6,7 +6,8 @@
 #      and patches/manifest placing every new file (mk/series.py),
 #   2. the stock bios-tables-test cases (x86_64: pc, q35, microvm; aarch64:
 #      virt) against the expected blobs, every case under TCG,
-#   3. our own qtests (QTEST_JOBS, ARCH:TEST, from the Makefile),
+#   3. our own qtests and the upstream qtests the series touches
+#      (QTEST_JOBS, ARCH:TEST, from the Makefile),
 #      the seeded QMP sequence (topology-fuzz-test, its seed shown) and
 #      the host faults of vcpu-affinity-test among them,
 #   4. guest tests: Debian's Linux booted under TCG on x86 q35 and Arm
