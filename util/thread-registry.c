@@ -156,30 +156,32 @@ static void registry_fork_child(void)
 }
 #endif
 
-/* The registry, made on first use with the main thread in it */
-static void registry_init(void)
+/*
+ * The registry, with the main thread in it, is made before main() and
+ * before the constructors that start threads: util/rcu.c's rcu_init()
+ * (default priority) starts call_rcu, which registers itself at once.
+ * Made on first use instead, from that thread, it could be half made when
+ * -daemonize forks: the child, without the thread that was making it,
+ * hung in g_once_init_enter() (libvirt probes QEMU with -daemonize; 1 run
+ * in 300 hung on a loaded 2-CPU machine).
+ */
+static void __attribute__((constructor(101))) registry_init(void)
 {
-    static gsize done;
-
-    if (g_once_init_enter(&done)) {
-        qemu_mutex_init(&registry_lock);
-        emulator_threads = g_hash_table_new_full(NULL, NULL, NULL, g_free);
-        other_threads = g_hash_table_new_full(NULL, NULL, NULL, g_free);
-        /* on Linux, the main thread's id is the process id */
-        registry_put(getpid(), QEMU_THREAD_ROLE_MAIN_LOOP);
+    qemu_mutex_init(&registry_lock);
+    emulator_threads = g_hash_table_new_full(NULL, NULL, NULL, g_free);
+    other_threads = g_hash_table_new_full(NULL, NULL, NULL, g_free);
+    /* on Linux, the main thread's id is the process id */
+    registry_put(getpid(), QEMU_THREAD_ROLE_MAIN_LOOP);
 #ifdef CONFIG_POSIX
-        pthread_atfork(registry_fork_prepare, registry_fork_parent,
-                       registry_fork_child);
+    pthread_atfork(registry_fork_prepare, registry_fork_parent,
+                   registry_fork_child);
 #endif
-        g_once_init_leave(&done, 1);
-    }
 }
 
 void qemu_thread_registry_add_self(const char *name)
 {
     int tid = qemu_get_thread_id();
 
-    registry_init();
     qemu_mutex_lock(&registry_lock);
     registry_put(tid, role_from_name(name));
     qemu_mutex_unlock(&registry_lock);
@@ -189,7 +191,6 @@ void qemu_thread_registry_remove_self(void)
 {
     int tid = qemu_get_thread_id();
 
-    registry_init();
     qemu_mutex_lock(&registry_lock);
     registry_remove(tid);
     qemu_mutex_unlock(&registry_lock);
@@ -202,7 +203,6 @@ void qemu_thread_registry_set_vcpu(int tid, int vcpu_index)
     if (tid <= 0) {
         return;
     }
-    registry_init();
     qemu_mutex_lock(&registry_lock);
     e = registry_find(tid) ?: registry_put(tid, QEMU_THREAD_ROLE_VCPU);
     registry_set_role(e, QEMU_THREAD_ROLE_VCPU);
@@ -217,7 +217,6 @@ void qemu_thread_registry_set_role(int tid, QemuThreadRole role)
     QemuThreadEntry *e;
 
     assert(role < QEMU_THREAD_ROLE__MAX && role != QEMU_THREAD_ROLE_VCPU);
-    registry_init();
     qemu_mutex_lock(&registry_lock);
     e = registry_find(tid);
     if (e) {
@@ -248,7 +247,6 @@ GArray *qemu_thread_registry_list(bool emulator_only)
 {
     GArray *list;
 
-    registry_init();
     qemu_mutex_lock(&registry_lock);
     list = g_array_sized_new(false, false, sizeof(QemuThreadEntry),
                              g_hash_table_size(emulator_threads) +
