@@ -35,6 +35,23 @@ sys.path.insert(0, os.path.join(TOP, "scripts"))
 sys.path.insert(0, os.path.join(TOP, "tests", "guest"))
 import numatopo  # noqa: E402
 
+def firmware_args(name):
+    """upstream's binary is unpacked, not installed: point it at the
+    pinned firmware that our build directory uses"""
+    if name == "ours":
+        return []
+    return [x for d in ("usr/share/seabios", "usr/share/qemu",
+                        "usr/lib/ipxe/qemu")
+            for x in ("-L", os.path.join(FIRMWARE, d))]
+
+
+def guest_tables(out):
+    """(SRAT, HMAT) bytes from a guest's console output"""
+    import numaguest
+    tables = numaguest.parse_guest(out)["tables"]
+    return bytes(tables.get("SRAT", b"")), bytes(tables.get("HMAT", b""))
+
+
 GI_TYPE = 5
 GP_TYPE = 6
 KINDS = {GI_TYPE: "GI", GP_TYPE: "GP"}
@@ -129,19 +146,12 @@ def guests(ours, upstream, assets_env, arch):
                 n["initiator"] = None
         srat, hmat = {}, {}
         for name, bld in (("ours", ours), ("upstream", upstream)):
-            # upstream's binary is unpacked, not installed: point it at
-            # the pinned firmware that our build directory uses
-            extra = "" if name == "ours" else " ".join(
-                "-L " + os.path.join(FIRMWARE, d) for d in (
-                    "usr/share/seabios", "usr/share/qemu",
-                    "usr/lib/ipxe/qemu"))
             a = argparse.Namespace(arch=arch, build=bld,
-                                   extra_args=extra, timeout=600)
+                                   extra_args=" ".join(firmware_args(name)),
+                                   timeout=600)
             with tempfile.TemporaryDirectory() as d:
                 _, out, rc, _ = numaguest.boot(a, topo, assets, d)
-            tables = numaguest.parse_guest(out)["tables"]
-            srat[name] = bytes(tables.get("SRAT", b""))
-            hmat[name] = bytes(tables.get("HMAT", b""))
+            srat[name], hmat[name] = guest_tables(out)
             if not srat[name]:
                 print("srat-gi-compare: %s %s: no SRAT from %s (QEMU: %s)"
                       % (machine, topo.name, name, rc))
@@ -187,20 +197,14 @@ PORTS_ARGS = (
 def ports(ours, upstream, assets_env):
     """The same, for generic ports: one CXL command line on both"""
     import guestboot
-    import numaguest
     assets = guestboot.load_assets(assets_env)
     srat, hmat = {}, {}
     for name, bld in (("ours", ours), ("upstream", upstream)):
-        extra = [] if name == "ours" else [
-            x for d in ("usr/share/seabios", "usr/share/qemu",
-                        "usr/lib/ipxe/qemu")
-            for x in ("-L", os.path.join(FIRMWARE, d))]
         with tempfile.TemporaryDirectory() as d:
             _, out, rc, _ = guestboot.boot(bld, "x86_64", assets, d,
-                                           PORTS_ARGS, extra, "", 300)
-        tables = numaguest.parse_guest(out)["tables"]
-        srat[name] = bytes(tables.get("SRAT", b""))
-        hmat[name] = bytes(tables.get("HMAT", b""))
+                                           PORTS_ARGS, firmware_args(name),
+                                           "", 300)
+        srat[name], hmat[name] = guest_tables(out)
         if not srat[name]:
             print("srat-gi-compare: q35 ports: no SRAT from %s (QEMU: %s)"
                   % (name, rc))
