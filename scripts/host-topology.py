@@ -9,10 +9,15 @@ memory-side caches and the NUMA node of PCI devices; and, where readable
 (as root), the ACPI SRAT and HMAT: which host nodes a PCI device is a
 generic initiator of, and every initiator-target latency and bandwidth.
 Prints what a guest needs to see the same: the topology part of a QEMU
-command line (--format qemu, one option and its value per line), the
-model as JSON, or libvirt domain XML.  See docs/system/host-topology.rst.
+command line (--format qemu, one option and its value per line; --format
+args, one shell-quoted line), the model as JSON, or libvirt domain XML.
+Or, given a QEMU command after "--", runs it with the topology's options
+put after the program name.  See docs/system/host-topology.rst.
 
-  host-topology.py --memory 16G --device 0000:01:00.0
+  host-topology.py --memory 16G --device 0000:01:00.0 -- \\
+      qemu-system-x86_64 -accel kvm -display none
+  eval qemu-system-x86_64 -accel kvm -display none \\
+      "$(host-topology.py --format args --memory 16G --device 0000:01:00.0)"
   host-topology.py --sysfs tests/data/host-topology/grace/sys --unbound \\
       --memory 1G --device 0000:01:00.0 --stand-in pci-testdev
 
@@ -34,6 +39,8 @@ import json
 import os
 import platform
 import re
+import shlex
+import shutil
 import sys
 
 import numaconfig as nc
@@ -817,7 +824,69 @@ class LibvirtDomain:
         return cl
 
 
+# options of the QEMU command after "--" that the topology sets, and
+# which QEMU would take from the last one given: a second -m or -smp would
+# undo the topology's sizes, a -numa would add to its nodes
+OWN_OPTIONS = {"-m": "-m", "-smp": "-smp", "-numa": "-numa"}
+
+
+def check_command(cmd, machine):
+    """The QEMU command after "--": refuse what would undo the topology.
+    A -machine/-M of another machine type than MACHINE (the topology's,
+    with its properties) too; one of the same type, or with properties
+    only (accel=kvm), merges with it as QEMU merges -machine options."""
+    if not cmd:
+        raise TopologyError('--: no QEMU command after it (e.g. -- '
+                            'qemu-system-x86_64 -accel kvm)')
+    mtype = machine.split(",")[0]
+    for k, a in enumerate(cmd[1:], 1):
+        opt = "-" + a.lstrip("-") if a.startswith("-") else None
+        if opt is None:
+            continue
+        name, eq, inline = opt.partition("=")
+        if name in OWN_OPTIONS:
+            raise TopologyError(
+                "-- %s: the topology sets %s (%s); leave it out of the "
+                "QEMU command" % (" ".join(cmd[k:k + 2]), name,
+                                  "its nodes" if name == "-numa"
+                                  else "the sum of its nodes"))
+        if name in ("-machine", "-M"):
+            val = inline if eq else (cmd[k + 1] if k + 1 < len(cmd) else "")
+            parts = val.split(",")
+            given = [p[5:] for p in parts if p.startswith("type=")]
+            if parts[0] and "=" not in parts[0]:
+                given.append(parts[0])
+            if any(t != mtype for t in given):
+                raise TopologyError(
+                    "-- %s %s: the topology's machine is %s; give its "
+                    "properties only (e.g. -machine accel=kvm)"
+                    % (name, val, machine))
+
+
+def run_command(cmd, m):
+    """exec CMD with the topology's options after the program name"""
+    check_command(cmd, m.machine())
+    if shutil.which(cmd[0]) is None:
+        raise TopologyError("-- %s: no such program (or not executable)"
+                            % cmd[0])
+    for c in m.comments():
+        print("# " + c, file=sys.stderr)
+    argv = cmd[:1] + [x for o in m.options() for x in o] + cmd[1:]
+    print("host-topology: running %s" % " ".join(shlex.quote(a)
+                                                for a in argv),
+          file=sys.stderr, flush=True)
+    try:
+        os.execvp(argv[0], argv)
+    except OSError as e:
+        raise TopologyError("-- %s: %s" % (argv[0], e.strerror))
+
+
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    cmd = None
+    if "--" in argv:
+        cmd = argv[argv.index("--") + 1:]
+        argv = argv[:argv.index("--")]
     ap = argparse.ArgumentParser(
         description=__doc__.split("\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -846,19 +915,24 @@ def main(argv=None):
     ap.add_argument("--unbound", action="store_true",
                     help="no host-nodes binding of memory and no "
                     "vcpu-affinity rules: to try a host's shape elsewhere")
-    ap.add_argument("--format", choices=("qemu", "json", "libvirt"),
-                    default="qemu", help="QEMU options (default), the model "
-                    "as JSON, or libvirt domain XML")
+    ap.add_argument("--format", choices=("qemu", "args", "json", "libvirt"),
+                    default="qemu", help="QEMU options, one a line "
+                    "(default), or all on one shell-quoted line (for eval; "
+                    "comments go to stderr), the model as JSON, or libvirt "
+                    "domain XML")
     ap.add_argument("--libvirt-ids", action="store_true",
                     help="number guest nodes as libvirt must: nodes with "
                     "memory first, then the others (implied by --format "
                     "libvirt)")
     ap.add_argument("--libvirt-version", metavar="X.Y", default="9.0",
                     help="--format libvirt: the libvirt to write for "
-                    "(default 9.0, tested; 11.8 and later: its own elements "
-                    "for generic initiators, untested)")
+                    "(default 9.0; 11.8 and later: its own elements "
+                    "for generic initiators)")
     nc.add_domain_options(ap, "host-topology")
     args = ap.parse_args(argv)
+    if cmd is not None and args.format != "qemu":
+        ap.error("--format %s: a QEMU command after -- takes the QEMU "
+                 "options; leave --format out" % args.format)
     if args.format == "libvirt":
         args.libvirt_ids = True
     elif args.domain:
@@ -878,12 +952,18 @@ def main(argv=None):
     try:
         host = numatopo.read_sysfs(args.sysfs)
         m = Mirror(host, args)
-        if args.format == "json":
+        if cmd is not None:
+            run_command(cmd, m)
+        elif args.format == "json":
             json.dump(m.model(), sys.stdout, indent=2, sort_keys=True)
             print()
         elif args.format == "libvirt":
             lv = LibvirtDomain(m, native=version >= LIBVIRT_NATIVE)
             print(nc.to_text(lv.domain(args)))
+        elif args.format == "args":
+            for c in m.comments():
+                print("# " + c, file=sys.stderr)
+            print(" ".join(shlex.quote(x) for o in m.options() for x in o))
         else:
             for c in m.comments():
                 print("# " + c)

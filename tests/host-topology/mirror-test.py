@@ -37,6 +37,7 @@ host's.
 import argparse
 import json
 import os
+import shlex
 import shutil
 import sys
 import tempfile
@@ -46,7 +47,7 @@ import mirror  # noqa: E402  (puts scripts/ and tests/guest on the path)
 import capture  # noqa: E402
 import guestboot  # noqa: E402
 import numatopo  # noqa: E402
-from mirror import FIXTURES, TOP  # noqa: E402
+from mirror import FIXTURES  # noqa: E402
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -77,22 +78,35 @@ def main():
         if args.without_tables:
             shutil.rmtree(os.path.join(fixture, numatopo.TABLE_DIR))
         text, notes = mirror.run_tool(fixture, arch, extra, "qemu")
-        if args.demo:
-            print("The host (%s), as its sysfs shows it:" % fixture)
-            print("  " + "\n  ".join(capture.summary(fixture)))
-            print("\nscripts/host-topology.py --sysfs %s --arch %s "
-                  "--stand-in pci-testdev %s\n" % (
-                      os.path.relpath(fixture, TOP), arch, " ".join(extra)))
-            print("\n".join(mirror.shorten(text.splitlines())))
-            print(notes)
         model = json.loads(mirror.run_tool(fixture, arch, extra, "json")[0])
         qargs = mirror.qemu_lines(text)
         if qargs != [x for o in model["options"] for x in o]:
             print("  FAIL --format qemu and --format json disagree")
             return 1
-        cmd, out, rc, secs = guestboot.boot(
-            args.build, arch, guestboot.load_assets(args.assets), workdir,
-            qargs, append="capture", timeout=args.timeout)
+        # the guest boots from the documented one-liner: the tool runs
+        # QEMU, given after "--", with the topology put after its name
+        # (docs/system/host-topology.rst); the guest harness's own options
+        # stand for the user's
+        boot = guestboot.command(args.build, arch,
+                                 guestboot.load_assets(args.assets),
+                                 workdir, [], append="capture")
+        one_liner = mirror.one_liner(fixture, arch, extra, boot)
+        if args.demo:
+            print("The host (%s), as its sysfs shows it:" % fixture)
+            print("  " + "\n  ".join(capture.summary(fixture)))
+            print("\nThe guest, booted as a user types it:\n\n  %s\n" %
+                  mirror.show_command(one_liner))
+            print("with these options from the tool, in QEMU's command "
+                  "line after its name:\n")
+            print("\n".join(mirror.shorten(text.splitlines())))
+            print(notes)
+        out, rc, secs = guestboot.run(one_liner, workdir, args.timeout)
+        if "host-topology: running %s %s" % (
+                boot[0], " ".join(shlex.quote(a) for a in qargs)) not in out:
+            print("  FAIL the one-liner did not run QEMU with the options "
+                  "of --format qemu:\n    %s" % "\n    ".join(
+                      out.splitlines()[:20]))
+            return 1
         try:
             entries = capture.parse_capture(out)
         except capture.CaptureError as e:

@@ -46,6 +46,29 @@ def run_tool(sysfs, arch, extra, fmt):
     return p.stdout, p.stderr
 
 
+def one_liner(sysfs, arch, extra, qemu_cmd):
+    """The tool running QEMU_CMD (a list, the program first) with the
+    topology put after the program's name"""
+    return [sys.executable, TOOL, "--sysfs", sysfs, "--arch", arch,
+            "--stand-in", "pci-testdev"] + extra + ["--"] + qemu_cmd
+
+
+def show_command(cmd):
+    """CMD as a user types it: the tool as scripts/host-topology.py, the
+    paths below the repository relative to it, the guest's firmware and
+    kernel by their file names"""
+    out = []
+    for k, a in enumerate(cmd):
+        if k == 0 and a == sys.executable:
+            continue
+        if a.startswith(TOP + os.sep):
+            a = os.path.relpath(a, TOP)
+        elif os.path.isabs(a) and os.path.exists(a):
+            a = os.path.basename(a)
+        out.append(shlex.quote(a))
+    return " ".join(out)
+
+
 def qemu_lines(text):
     """the QEMU arguments of --format qemu: one option and its value a
     line, '#' lines are comments"""

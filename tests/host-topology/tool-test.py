@@ -12,6 +12,7 @@ precede it).  Prints "ok"/"FAIL" a case and a closing count.
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -75,6 +76,99 @@ def sysfs_copy(tmp, src, files):
         with open(path, "w") as f:
             f.write(text)
     return sysfs
+
+
+# a stand-in for QEMU: writes its argv, as JSON, to the file $ARGV_OUT
+FAKE_QEMU = """#!/usr/bin/env python3
+import json, os, sys
+with open(os.environ["ARGV_OUT"], "w") as f:
+    json.dump(sys.argv[1:], f)
+"""
+
+
+def one_liner_cases():
+    """--format args (for eval) and a QEMU command after --: the argv
+    QEMU gets is the --format qemu options, then the user's own"""
+    g = ["--sysfs", GRACE, "--arch", "x86_64", "--unbound", "--memory",
+         "1G", "--device", "0000:01:00.0", "--stand-in", "pci-testdev"]
+    rc, out, err = tool(*g)
+    want = [x for line in options(out) for x in line.split(" ", 1)]
+    # the user's own options, one a JSON -object with spaces and quotes
+    user = ["-accel", "kvm", "-object",
+            '{"qom-type": "secret", "id": "s0", "data": "it\'s a b"}']
+    with tempfile.TemporaryDirectory() as tmp:
+        fake = os.path.join(tmp, "qemu-system-x86_64")
+        with open(fake, "w") as f:
+            f.write(FAKE_QEMU)
+        os.chmod(fake, 0o755)
+        argv_out = os.path.join(tmp, "argv.json")
+        env = dict(os.environ, ARGV_OUT=argv_out)
+
+        def got():
+            try:
+                with open(argv_out) as f:
+                    return json.load(f)
+            except (OSError, ValueError):
+                return None
+            finally:
+                if os.path.exists(argv_out):
+                    os.unlink(argv_out)
+
+        rc, out, err = tool(*g, "--format", "args")
+        check(rc == 0 and out.count("\n") == 1 and "#" not in out and
+              "# guest node 1 = host node 1" in err,
+              "--format args: one line on stdout, the comments on stderr",
+              "exit %d: %r" % (rc, out[:200]))
+        # the documented eval one-liner, run by sh
+        line = ('eval %s -accel kvm -object \'"$SECRET"\' '
+                '"$(%s %s %s --format args)"' % (
+                    fake, sys.executable, TOOL,
+                    " ".join(shlex.quote(a) for a in g)))
+        p = subprocess.run(["sh", "-c", line], env=dict(env,
+                           SECRET=user[3]), stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, universal_newlines=True)
+        argv = got()
+        check(p.returncode == 0 and argv == user + want,
+              "eval QEMU ... \"$(host-topology.py --format args)\": QEMU "
+              "gets the user's options and the topology's, each whole",
+              "exit %d, %r" % (p.returncode, argv))
+        p = subprocess.run([sys.executable, TOOL] + g + ["--", fake] + user,
+                           env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, universal_newlines=True)
+        argv = got()
+        check(p.returncode == 0 and argv == want + user and not p.stdout and
+              "host-topology: running %s -machine q35,hmat=on" % fake
+              in p.stderr,
+              "host-topology.py ... -- QEMU ARGS: QEMU runs with the "
+              "topology after its name, the user's options whole after it",
+              "exit %d, %r, %r" % (p.returncode, argv, p.stderr[-300:]))
+        p = subprocess.run([sys.executable, TOOL] + g + [
+            "--", fake, "-machine", "accel=kvm", "-M", "q35"], env=env,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            universal_newlines=True)
+        argv = got()
+        check(p.returncode == 0 and argv == want + ["-machine", "accel=kvm",
+                                                    "-M", "q35"],
+              "-- QEMU -machine accel=kvm -M q35: properties and the same "
+              "machine type are passed on", "exit %d, %r" % (p.returncode,
+                                                            argv))
+    error_case("-- without a command", r"--: no QEMU command after it", *g,
+               "--")
+    error_case("-m after --", r"-- -m 4G: the topology sets -m", *g, "--",
+               "qemu-system-x86_64", "-m", "4G")
+    error_case("-smp= after --", r"-- -smp=8: the topology sets -smp", *g,
+               "--", "qemu-system-x86_64", "-smp=8")
+    error_case("-numa after --", r"-- -numa node: the topology sets -numa",
+               *g, "--", "qemu-system-x86_64", "-numa", "node")
+    error_case("another machine type after --",
+               r"-- -machine type=pc: the topology's machine is q35,hmat=on",
+               *g, "--", "qemu-system-x86_64", "-machine", "type=pc")
+    error_case("a QEMU that is not there",
+               r"-- /nonexistent/qemu: no such program", *g, "--",
+               "/nonexistent/qemu")
+    rc, out, err = tool(*g, "--format", "json", "--", "qemu-system-x86_64")
+    check(rc == 2 and "--format json: a QEMU command after -- takes" in err,
+          "error: --format json with a command after --", err)
 
 
 def libvirt_cases():
@@ -339,6 +433,7 @@ def main():
               "HMAT rows to a target without memory are left out, with a "
               "note", err + out)
 
+    one_liner_cases()
     libvirt_cases()
 
     passed = sum(results)
