@@ -141,5 +141,7 @@ install: build
 clean:
 	rm -rf $(BLD)
 
+# also the trixie root of the native libvirt unit (mk/libvirt-root.sh),
+# which every base shares
 distclean:
-	rm -rf $(B)
+	rm -rf $(B) $(TOP)/.build-libvirt-root

@@ -21,6 +21,10 @@
 #   6. libvirt: Debian's libvirt 9.0 runs our binaries and a GPU domain
 #      with generic initiator nodes (tests/libvirt/libvirt-test.py; root
 #      only, it installs libvirt with apt-get; skipped visibly otherwise),
+#      and libvirt >= 11.8 (pinned, from trixie-backports, in a trixie
+#      root of its own: mk/libvirt-root.sh, tests/libvirt/in-root.sh)
+#      writes generic initiators from <hostdev><acpi nodeset> itself, and
+#      the guest booted from its arguments shows every fact of the host,
 #   7. mk/bench.py at its smallest size, to see that make bench works.
 # After the style checks, stages 2 to 7 are cut into units (a few qtest
 # cases in one process, one guest boot, the libvirt test, the bench) that
@@ -46,6 +50,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 SRC=$B/src
 BLD=$SRC/build
 LOG=$B/check
+# the trixie root of the native libvirt unit, shared by the bases
+LIBVIRT_ROOT=${LIBVIRT_ROOT:-$top/.build-libvirt-root}
 TAB=$(printf '\t')
 
 # Units ---------------------------------------------------------------------
@@ -221,6 +227,43 @@ unit_libvirt() {
     done < "$l"
     if [ $rc -ne 0 ] && ! grep -q '^FAIL ' "$l"; then
         result FAIL "libvirt (exit $rc)" "$l"
+    fi
+    # after, not beside, the run above: two libvirts each pinning the
+    # threads of TCG guests on the same 2 CPUs starved a guest's vCPU
+    # (an RCU stall, the guest not powering off in 300 s)
+    unit_libvirt_native
+}
+
+# libvirt-native: libvirt >= 11.8 (trixie-backports, pinned), in a trixie
+# root of its own (mk/libvirt-root.sh, made once), writes the generic
+# initiators of <hostdev><acpi nodeset> itself; the guest booted from its
+# arguments must show every fact of the captured host; and the rest of the
+# libvirt test again, on that libvirt (root only; else a visible skip)
+unit_libvirt_native() {
+    l="$LOG/libvirt-native.log"
+    if [ "$(id -u)" != 0 ]; then
+        result skip "libvirt-native" "needs root (debootstrap, chroot, libvirtd)"
+        return
+    fi
+    if ! "$top/mk/libvirt-root.sh" "$LIBVIRT_ROOT" > "$l" 2>&1; then
+        result FAIL "libvirt-native: the trixie root (mk/libvirt-root.sh)" "$l"
+        return
+    fi
+    "$top/tests/libvirt/in-root.sh" "$LIBVIRT_ROOT/root" "$top" \
+        /usr/bin/python3 "$top/tests/libvirt/libvirt-test.py" \
+        --build "$BLD" --assets "$B/guest/assets.env" --workdir "$LOG" \
+        --keep --require-native >> "$l" 2>&1
+    rc=$?
+    v=$(sed -n 's/^ok libvirtd and virtlogd started (libvirtd (libvirt) \([0-9.]*\)).*/\1/p' "$l")
+    while IFS= read -r line; do
+        case "$line" in
+            "ok "*)   result ok "libvirt ${v:-?}: ${line#ok }" ;;
+            "FAIL "*) result FAIL "libvirt ${v:-?}: ${line#FAIL }" "$l" ;;
+            "skip "*) result skip "libvirt ${v:-?}: ${line#skip }" ;;
+        esac
+    done < "$l"
+    if [ $rc -ne 0 ] && ! grep -q '^FAIL ' "$l"; then
+        result FAIL "libvirt-native (exit $rc)" "$l"
     fi
 }
 

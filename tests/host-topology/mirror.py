@@ -35,9 +35,11 @@ FIXTURES = {
 }
 
 
-def run_tool(sysfs, arch, extra, fmt):
-    cmd = [sys.executable, TOOL, "--sysfs", sysfs, "--arch", arch,
-           "--stand-in", "pci-testdev", "--format", fmt] + extra
+def run_tool(sysfs, arch, extra, fmt, stand_in="pci-testdev"):
+    """The tool's output and notes; STAND_IN None: vfio-pci devices"""
+    cmd = [sys.executable, TOOL, "--sysfs", sysfs, "--arch", arch] + (
+        ["--stand-in", stand_in] if stand_in else []) + [
+        "--format", fmt] + extra
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        universal_newlines=True)
     if p.returncode != 0:

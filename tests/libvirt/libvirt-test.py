@@ -42,6 +42,7 @@ import io
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -82,6 +83,15 @@ except ImportError:
     libvirt = libvirt_qemu = None
 
 URI = "qemu:///system"
+# libvirt's version (major, minor, micro), once connected
+LIBVIRT_VERSION = (0, 0, 0)
+# from this version libvirt writes generic initiators itself: <cell
+# memory='0'> and <hostdev><acpi nodeset> (check_native)
+NATIVE = (11, 8, 0)
+# up to this version libvirt re-pins a vCPU thread without <vcpupin> to
+# every host CPU once QEMU has started (seen on 9.0 and 11.3); 12.9 leaves
+# it where QEMU put it.  Versions between were not tried.
+REPINS_ALL = (11, 3, 99)
 # the test needs no virsh (libvirt-clients): everything it did with virsh
 # has a call in the bindings.  The check names still say 'virsh define
 # --validate' and so on: the command of docs/system/libvirt.rst that makes
@@ -514,7 +524,8 @@ def check_example(r, conn, args, work):
 
 
 def check_limits(r, conn, args, work, topo):
-    """What libvirt 9.0 does that the recipe works around"""
+    """What libvirt 9.0 does that the recipe works around; with libvirt
+    >= 11.8 a <cell memory='0'> is a node without memory instead"""
     def no_acpi(root):
         root.find("features").remove(root.find("features/acpi"))
 
@@ -523,14 +534,21 @@ def check_limits(r, conn, args, work, topo):
                       unit="MiB")
         root.remove(root.find("{%s}commandline" % QEMU_NS))
 
+    if LIBVIRT_VERSION >= NATIVE:
+        # (with HMAT in the XML, libvirt gives it an attached initiator)
+        empty = ("a <cell memory='0'> is a node without memory (libvirt "
+                 ">= 11.8)", empty_cell, "domxml-to-native",
+                 r" -numa node,nodeid=1(,initiator=\d+)? ")
+    else:
+        empty = ("a <cell memory='0'> fails: QEMU refuses a 0-byte backend",
+                 empty_cell, "create",
+                 r"memory-backend-ram doesn't take value '0'")
     for name, edit, call, pattern in (
             # libvirt gives QEMU >= 9.0, which has no -no-acpi, acpi=off
             ("without <features><acpi/> libvirt turns ACPI off (no SRAT)",
              no_acpi, "domxml-to-native",
              r"(^| )-no-acpi( |$)|-machine [^ ]*\bacpi=off\b"),
-            ("a <cell memory='0'> fails: QEMU refuses a 0-byte backend",
-             empty_cell, "create",
-             r"memory-backend-ram doesn't take value '0'")):
+            empty):
         xml = domain_xml(args, "x86_64", topo, None, edit)
         save(work, "limit-%d.xml" % len(os.listdir(work)), xml)
         if call == "create":
@@ -652,14 +670,16 @@ def check_paused(r, arch, dom, cpus, gis):
     info = qmp(dom, "query-vcpu-affinity")
     for v in info["vcpus"]:
         i = v["cpu-index"]
-        want = [cpus[-1]] if i == 0 else cpus
         real = thread_cpus(pid, v["thread-id"])
+        if i == 0:
+            want, how = [cpus[-1]], "libvirt's vcpupin wins over"
+        elif LIBVIRT_VERSION <= REPINS_ALL:
+            want, how = cpus, "libvirt's default (every host CPU) wins over"
+        else:
+            want, how = [cpus[0]], "no vcpupin, and libvirt leaves it to"
         r.check(v.get("affinity") == want and real == want,
-                "%s: vCPU %d on host CPUs %s: libvirt's %s wins over "
-                "vcpu-affinity va-default (%s)" %
-                (arch, i, format_list(want),
-                 "vcpupin" if i == 0 else "default (every host CPU)",
-                 first),
+                "%s: vCPU %d on host CPUs %s: %s vcpu-affinity va-default "
+                "(%s)" % (arch, i, format_list(want), how, first),
                 "query %s, /proc %s" % (v.get("affinity"), real))
         r.check(v.get("rule") == "va-default",
                 "%s: vCPU %d: query-vcpu-affinity still names our rule"
@@ -814,6 +834,214 @@ def check_mirror(r, conn, args, work, fixture):
              "libvirt: %d of %d" % (name, checked - failed, checked))
 
 
+def native_argv(conn, xml):
+    """(environment, argv) of the QEMU command line libvirt makes of XML
+    (virsh domxml-to-native qemu-argv)"""
+    text = bounded(120, conn.domainXMLToNative, "qemu-argv", xml, 0)
+    words = shlex.split(text)
+    env = {}
+    while words and re.match(r"[A-Z_]+=", words[0]):
+        k, _, v = words.pop(0).partition("=")
+        env[k] = v
+    return env, words
+
+
+def option_values(argv, opt):
+    return [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == opt]
+
+
+def stand_in_argv(env, argv):
+    """ARGV with each vfio-pci device replaced by a pci-testdev of the
+    same id, bus and address (what the generic initiators name), without
+    -S (nothing resumes it) and -no-shutdown (QEMU exits when the guest
+    powers off): the command libvirt would run, on a host without the
+    device.  What libvirt would make before it runs
+    QEMU is made here: the domain's directory (its HOME in ENV) and the
+    master key QEMU reads from it"""
+    os.makedirs(env["HOME"], exist_ok=True)
+    for o in option_values(argv, "-object"):
+        obj = json.loads(o) if o.startswith("{") else {}
+        if obj.get("qom-type") == "secret" and obj.get("file"):
+            with open(obj["file"], "wb") as f:
+                f.write(os.urandom(32))
+    out = []
+    for k, a in enumerate(argv):
+        prev = argv[k - 1] if k else None
+        if prev == "-device" and a.startswith("{"):
+            dev = json.loads(a)
+            if dev.get("driver") == "vfio-pci":
+                a = json.dumps({"driver": "pci-testdev", "id": dev["id"],
+                                "bus": dev["bus"], "addr": dev["addr"]})
+        # libvirt stops QEMU itself when the guest powers off
+        if a in ("-S", "-no-shutdown"):
+            continue
+        out.append(a)
+    return out
+
+
+def check_interconnects(r, conn, root, name):
+    """What <interconnects> still cannot say on this libvirt, which the
+    tool therefore keeps in <qemu:commandline> (docs/system/libvirt.rst):
+    a row from a cell without vCPUs, and the second direction of a pair
+    of cells.  ROOT: a domain libvirt accepts; each probe adds one row to
+    a copy of it, which libvirt must refuse with its message"""
+    cells = list(root.iterfind("cpu/numa/cell"))
+    cpu = [c.get("id") for c in cells if c.get("cpus")]
+    nocpu = [c.get("id") for c in cells if not c.get("cpus")]
+    rows = root.findall("cpu/numa/interconnects/latency")
+    pair = next((x for x in rows if x.get("initiator") != x.get("target")
+                 and x.get("target") in cpu), None)
+    probes = []
+    if cpu and nocpu:
+        probes.append(("a row from cell %s, which has no vCPUs" % nocpu[0],
+                       dict(initiator=nocpu[0], target=cpu[0], type="read",
+                            value="1"),
+                       "NUMA nodes without CPUs can't be initiator"))
+    if pair is not None:
+        probes.append(("the second direction, %s to %s after %s to %s" % (
+            pair.get("target"), pair.get("initiator"), pair.get("initiator"),
+            pair.get("target")), dict(
+                initiator=pair.get("target"), target=pair.get("initiator"),
+                type=pair.get("type"), value="1"),
+            "Link already defined"))
+    for what, attrs, message in probes:
+        copy = ET.fromstring(ET.tostring(root, encoding="unicode"))
+        numa = copy.find("cpu/numa")
+        ic = numa.find("interconnects")
+        if ic is None:
+            ic = ET.SubElement(numa, "interconnects")
+        ET.SubElement(ic, "latency", **attrs)
+        dom, err = attempt(120, conn.defineXMLFlags,
+                           ET.tostring(copy, encoding="unicode"),
+                           libvirt.VIR_DOMAIN_DEFINE_VALIDATE)
+        if dom is not None:
+            attempt(60, dom.undefineFlags, libvirt.VIR_DOMAIN_UNDEFINE_NVRAM)
+        r.check(dom is None and message in (err or ""),
+                "%s: <interconnects> still refuses %s (%s)" % (
+                    name, what, message),
+                "accepted" if dom is not None else err)
+
+
+def check_native(r, conn, args, work, fixture):
+    """libvirt >= 11.8's own generic initiators: scripts/host-topology.py
+    --format libvirt --libvirt-version 11.8 of a captured host, with a
+    <hostdev> (no stand-in) whose <acpi nodeset> names the device's
+    nodes, and <cell memory='0'> for nodes without memory.  libvirt
+    validates it and writes QEMU's arguments (domxml-to-native; it cannot
+    start it: this machine has no device to assign).  Those arguments,
+    with a pci-testdev of the same id and address in place of vfio-pci,
+    boot the guest, whose facts must all equal the host's."""
+    arch, extra = mirror.FIXTURES[fixture]
+    name = "%s: libvirt %d.%d native <hostdev><acpi nodeset> (%s)" % (
+        (arch,) + LIBVIRT_VERSION[:2] + (fixture,))
+    sysfs = os.path.join(mirror.FIXTURE_DIR, fixture, "sys")
+    domname = "native-%s" % fixture
+    log = os.path.join(work, "console-%s.log" % domname)
+    flags = ["--domain", "--name", domname, "--libvirt-version", "11.8",
+             "--emulator", os.path.join(args.build, "qemu-system-" + arch),
+             "--kernel", args.assets["KERNEL_" + arch],
+             "--initrd", args.assets["INITRD_" + arch],
+             "--cmdline", "console=%s quiet panic=-1 capture"
+             % numaconfig.CONSOLES[arch], "--console-log", log]
+    nvram = os.path.join(work, "%s_VARS.fd" % domname)
+    if arch == "aarch64":
+        flags += ["--loader", args.assets["FIRMWARE_aarch64"],
+                  "--nvram", nvram]
+    try:
+        model = json.loads(mirror.run_tool(sysfs, arch, extra +
+                                           ["--libvirt-ids"], "json")[0])
+        xml = mirror.run_tool(sysfs, arch, extra + flags, "libvirt",
+                              stand_in=None)[0]
+    except SystemExit as e:
+        r.fail(name, str(e))
+        return
+    save(work, "%s.xml" % domname, xml)
+    root = ET.fromstring(xml)
+    acpi = {h.find("alias").get("name"): parse_list(h.find("acpi").get(
+        "nodeset")) for h in root.iterfind("devices/hostdev")
+        if h.find("acpi") is not None}
+    empty = [int(c.get("id")) for c in root.iterfind("cpu/numa/cell")
+             if c.get("memory") == "0"]
+    want_gi = sorted((d["id"], n) for d in model["devices"]
+                     for n in d["nodes"])
+    if not r.check(sorted((a[len("ua-"):], n)
+                          for a, ns in acpi.items() for n in ns) ==
+                   want_gi and not root.findall(
+                       "{%s}commandline/{%s}arg[@value='-object']"
+                       % (QEMU_NS, QEMU_NS)),
+                   "%s: the domain says its generic initiators in <acpi> "
+                   "only" % name, "acpi %s, want %s" % (acpi, want_gi)):
+        return
+    dom, err = attempt(120, conn.defineXMLFlags, xml,
+                       libvirt.VIR_DOMAIN_DEFINE_VALIDATE)
+    if not r.check(dom is not None, "%s: virsh define --validate" % name,
+                   (err or "").strip()[-800:]):
+        return
+    attempt(60, dom.undefineFlags, libvirt.VIR_DOMAIN_UNDEFINE_NVRAM)
+    check_interconnects(r, conn, root, name)
+    try:
+        env, argv = native_argv(conn, xml)
+    except (libvirt.libvirtError, TimeoutError) as e:
+        r.fail("%s: virsh domxml-to-native" % name, str(e))
+        return
+    save(work, "%s.argv" % domname, " ".join(shlex.quote(a) for a in argv))
+    objs = [json.loads(o) for o in option_values(argv, "-object")
+            if o.startswith("{")]
+    gis = sorted((o["pci-dev"], o["node"]) for o in objs
+                 if o.get("qom-type") == "acpi-generic-initiator")
+    nodes = option_values(argv, "-numa")
+    r.check(gis == sorted((a, n) for a, ns in acpi.items() for n in ns),
+            "%s: libvirt writes one JSON acpi-generic-initiator per device "
+            "and node (%d)" % (name, len(gis)), "got %s, <acpi> %s"
+            % (gis, acpi))
+    bare = [int(m.group(1)) for m in (re.match(r"node,nodeid=(\d+)", n)
+                                      for n in nodes)
+            if m and "memdev=" not in m.string and "mem=" not in m.string]
+    r.check(sorted(empty) == sorted(bare),
+            "%s: libvirt writes each <cell memory='0'> as a -numa node "
+            "without memory (%s)" % (name, format_list(empty) or "none"),
+            "cells %s; -numa node options %s" % (
+                empty, [n for n in nodes if n.startswith("node,")]))
+    run_argv = stand_in_argv(env, argv)
+    if arch == "aarch64":
+        # libvirt would copy the template when it starts the domain
+        shutil.copyfile(args.assets["VARS_aarch64"], nvram)
+    t0 = time.monotonic()
+    try:
+        p = subprocess.run(run_argv, env=env, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           universal_newlines=True, timeout=args.timeout)
+        rc, qout = p.returncode, p.stdout
+    except subprocess.TimeoutExpired as e:
+        rc, qout = "timeout after %d s" % args.timeout, str(e.stdout)
+    secs = time.monotonic() - t0
+    try:
+        out = open(log, errors="replace").read()
+        entries = capture.parse_capture(out)
+    except (OSError, capture.CaptureError) as e:
+        out, entries = str(e), {}
+    if not r.check(entries and re.search(r"@@ end\s*$", out, re.M),
+                   "%s: libvirt's arguments, vfio-pci stood in for by "
+                   "pci-testdev, boot the guest (%d files captured, %.1f s)"
+                   % (name, len(entries), secs),
+                   "QEMU exit %s: %s\nconsole: %s" % (
+                       rc, qout[-600:], "\n".join(out.splitlines()[-10:]))):
+        return
+    capture.write_tree(entries, os.path.join(work, domname))
+    got_topo = numatopo.read_sysfs(os.path.join(work, domname, "sys"))
+    bdfs = [extra[i + 1] for i, a in enumerate(extra) if a == "--device"]
+    want = mirror.host_facts(numatopo.read_sysfs(sysfs), bdfs)
+    got = mirror.guest_facts(got_topo, mirror.node_map(got_topo, model))
+    lines = io.StringIO()
+    with contextlib.redirect_stdout(lines):
+        checked, failed = mirror.compare(want, got, fixture)
+    for line in lines.getvalue().splitlines():
+        r.fail("%s: fact" % name, line.strip()[len("FAIL "):])
+    if not failed:
+        r.ok("%s: every fact of the host equal in the guest: %d of %d"
+             % (name, checked - failed, checked))
+
+
 def mounts_leak(dirs):
     """Whether a mount made here, in one of @dirs, shows in the parent's
     mount namespace (tried with an empty tmpfs on a new subdirectory)"""
@@ -861,6 +1089,9 @@ def in_namespace(args, mode):
         daemons.start("virtlogd")
         daemons.start("libvirtd")
         conn = connect()
+        global LIBVIRT_VERSION
+        v = conn.getLibVersion()
+        LIBVIRT_VERSION = (v // 1000000, v // 1000 % 1000, v % 1000)
         p = run(["libvirtd", "--version"])
         r.ok("libvirtd and virtlogd started (%s)" % p.stdout.strip())
         for arch in args.arch:
@@ -912,6 +1143,24 @@ def in_namespace(args, mode):
             except Exception:
                 r.fail("%s: the mirror test" % fixture,
                        traceback.format_exc())
+        for fixture in MIRRORED:
+            if mirror.FIXTURES[fixture][0] not in args.arch:
+                continue
+            if LIBVIRT_VERSION < NATIVE:
+                if args.require_native:
+                    r.fail("%s: libvirt's native generic initiators"
+                           % fixture, "libvirt %d.%d.%d is older than 11.8"
+                           % LIBVIRT_VERSION)
+                else:
+                    print("note %s: libvirt's native generic initiators "
+                          "not tried: libvirt %d.%d.%d is older than 11.8"
+                          % ((fixture,) + LIBVIRT_VERSION))
+                continue
+            try:
+                check_native(r, conn, args, work, fixture)
+            except Exception:
+                r.fail("%s: the native test" % fixture,
+                       traceback.format_exc())
     except Exception:
         r.fail("libvirt test", traceback.format_exc())
     finally:
@@ -936,6 +1185,9 @@ def main():
     ap.add_argument("--install", action="store_true",
                     help="apt-get install libvirt when it is missing")
     ap.add_argument("--timeout", type=int, default=300)
+    ap.add_argument("--require-native", action="store_true",
+                    help="fail unless libvirt writes generic initiators "
+                    "itself (>= 11.8)")
     ap.add_argument("--workdir", default=None)
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
