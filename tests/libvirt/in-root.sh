@@ -31,7 +31,22 @@ shift 2
     exit 1
 }
 
-exec unshare --mount --propagation private sh -eu -c '
+# "private" makes the namespace's mounts private.  In a chroot it fails
+# ("/" is no mount point there); then the namespace keeps the propagation
+# it inherits, which is safe only where the mount holding ROOT does not
+# propagate to another namespace
+prop=private
+if ! unshare --mount --propagation private true 2> /dev/null; then
+    case $(findmnt -n -o PROPAGATION --target "$root" 2> /dev/null) in
+        private*) prop=unchanged ;;
+        *)  echo "in-root.sh: cannot make a private mount namespace here" \
+                 "(in a chroot whose mounts are shared with another" \
+                 "namespace?)" >&2
+            exit 1 ;;
+    esac
+fi
+
+exec unshare --mount --propagation $prop sh -eu -c '
 root=$1 dir=$2
 shift 2
 # the root a mount point, so that a namespace made inside can be private
