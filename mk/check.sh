@@ -194,10 +194,12 @@ unit_mirror_fails() {
     fi
 }
 
-# tooltest: scripts/host-topology.py's errors and output, no guest
+# tooltest: scripts/host-topology.py's errors and output, no guest (QEMU
+# started paused once, to see where the devices sit)
 unit_tooltest() {
     l="$LOG/host-topology-tool.log"
-    python3 "$top/tests/host-topology/tool-test.py" > "$l" 2>&1
+    python3 "$top/tests/host-topology/tool-test.py" \
+        --qemu "$BLD/qemu-system-x86_64" > "$l" 2>&1
     rc=$?
     while IFS= read -r line; do
         case "$line" in

@@ -51,6 +51,7 @@ ARCHES = nc.MACHINES             # the guest machine of each architecture
 GRANULE_MB = 8                  # QEMU's NUMA node memory alignment (8 MiB)
 ARM_FIRST_NODE_MB = 128         # what AAVMF needs in the first RAM node
 HMAT_ENTRY_MAX = 0xfffe         # largest HMAT entry QEMU accepts
+ROOT_BUS = "pcie.0"             # the root PCIe bus of q35 and virt
 
 
 def note(msg):
@@ -449,28 +450,31 @@ class Mirror:
                 (touching is None or a in touching or b in touching)]
 
     def device_options(self):
+        """Every -device names its bus: QEMU puts a PCI device without
+        bus= on the last PCI bus created, which after a pxb-pcie is the
+        expander's, not the root bus (a root port would land behind the
+        expander, and a second expander cannot plug into the first)"""
         out = []
         chassis = 0
         for k, d in enumerate(self.devices):
-            bus = None
+            bus = ROOT_BUS
             if d["guest_node"] is not None and not d["nodes"]:
                 # no generic initiator: the device's node is its host
                 # bridge's (_PXM of a PCIe expander bridge)
                 out.append(("-device", "pxb-pcie,id=pxb-%s,bus_nr=%d,"
-                            "numa_node=%d" % (d["id"], 128 + 8 * k,
-                                              d["guest_node"])))
+                            "numa_node=%d,bus=%s" % (d["id"], 128 + 8 * k,
+                                                     d["guest_node"], bus)))
                 bus = "pxb-" + d["id"]
-            if d["behind_port"] or bus:
+            if d["behind_port"] or bus != ROOT_BUS:
                 chassis += 1
-                out.append(("-device", "pcie-root-port,id=rp-%s,chassis=%d%s"
-                            % (d["id"], chassis,
-                               ",bus=" + bus if bus else "")))
+                out.append(("-device", "pcie-root-port,id=rp-%s,chassis=%d,"
+                            "bus=%s" % (d["id"], chassis, bus)))
                 bus = "rp-" + d["id"]
             if self.args.stand_in:
                 dev = "%s,id=%s" % (self.args.stand_in, d["id"])
             else:
                 dev = "vfio-pci,host=%s,id=%s" % (d["bdf"], d["id"])
-            out.append(("-device", dev + (",bus=" + bus if bus else "")))
+            out.append(("-device", dev + ",bus=" + bus))
         for d in self.devices:
             for g in d["nodes"]:
                 out.append(("-object", nc.object_keyval(

@@ -9,6 +9,7 @@ names the option and the value (notes, "host-topology: note: ...", may
 precede it).  Prints "ok"/"FAIL" a case and a closing count.
 """
 
+import argparse
 import json
 import os
 import re
@@ -171,6 +172,74 @@ def one_liner_cases():
           "error: --format json with a command after --", err)
 
 
+def qtree_parents(text):
+    """{device id: the name of the bus it sits on} from 'info qtree'"""
+    parents, stack = {}, []         # stack: (indent, bus name)
+    for line in text.splitlines():
+        indent = len(line) - len(line.lstrip())
+        m = re.match(r"\s*bus: (\S+)", line)
+        if m:
+            while stack and stack[-1][0] >= indent:
+                stack.pop()
+            stack.append((indent, m.group(1)))
+            continue
+        m = re.match(r'\s*dev: [^,]+, id "([^"]+)"', line)
+        if m and stack:
+            while stack and stack[-1][0] >= indent:
+                stack.pop()
+            parents[m.group(1)] = stack[-1][1] if stack else None
+    return parents
+
+
+def bus_cases(qemu):
+    """Every -device names its bus.  QEMU puts a PCI device without bus=
+    on the last PCI bus created: after a pxb-pcie, behind the expander.
+    The order that showed it: a device with generic initiators, one with
+    a numa_node and none, another with them, another with a numa_node and
+    none (grace's two devices, and two of its root-bus devices given node
+    0 and node 9 in a copy).  With QEMU, the devices must also sit there
+    in 'info qtree'."""
+    with tempfile.TemporaryDirectory() as tmp:
+        sysfs = os.path.join(tmp, "sys")
+        shutil.copytree(GRACE, sysfs, symlinks=True)
+        for bdf, node in (("0000:00:01.0", 0), ("0000:00:1f.2", 9)):
+            with open(os.path.join(sysfs, "devices", "pci0000:00", bdf,
+                                   "numa_node"), "w") as f:
+                f.write("%d\n" % node)
+        order = ["0000:01:00.0", "0000:00:01.0", "0000:02:00.0",
+                 "0000:00:1f.2"]
+        g = ["--sysfs", sysfs, "--arch", "x86_64", "--unbound", "--memory",
+             "1G", "--stand-in", "pci-testdev"] + [
+                 x for b in order for x in ("--device", b)]
+        rc, out, err = tool(*g)
+        devs = [line.split(" ", 1)[1] for line in options(out)
+                if line.startswith("-device ")]
+        bus = {re.search(r"\bid=([^,]+)", d).group(1):
+               re.search(r"\bbus=([^,]+)", d).group(1)
+               for d in devs if ",bus=" in d}
+        want = {"rp-hostdev0": "pcie.0", "hostdev0": "rp-hostdev0",
+                "pxb-hostdev1": "pcie.0", "rp-hostdev1": "pxb-hostdev1",
+                "hostdev1": "rp-hostdev1",
+                "rp-hostdev2": "pcie.0", "hostdev2": "rp-hostdev2",
+                "pxb-hostdev3": "pcie.0", "rp-hostdev3": "pxb-hostdev3",
+                "hostdev3": "rp-hostdev3"}
+        check(rc == 0 and len(bus) == len(devs) and bus == want,
+              "every -device names its bus: GI device, numa_node 0 and no "
+              "GI, GI device, numa_node 9 and no GI", "%r" % devs)
+        if not qemu:
+            return
+        qargs = [x for line in options(out) for x in line.split(" ", 1)]
+        p = subprocess.run([qemu, "-S", "-accel", "tcg", "-nodefaults",
+                            "-display", "none", "-monitor", "stdio"] + qargs,
+                           input="info qtree\nquit\n", stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, universal_newlines=True,
+                           timeout=120)
+        got = {k: v for k, v in qtree_parents(p.stdout).items() if k in want}
+        check(p.returncode == 0 and got == want,
+              "QEMU puts every device on the bus named (info qtree)",
+              "exit %d, %r\n%s" % (p.returncode, got, p.stdout[-600:]))
+
+
 def libvirt_cases():
     """--format libvirt: what goes in libvirt's XML, what in
     <qemu:commandline>, and the node ids --format json agrees on"""
@@ -308,6 +377,10 @@ def libvirt_cases():
 
 
 def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--qemu", help="a qemu-system-x86_64 to start with "
+                    "the options (bus placement); without it, not started")
+    args = ap.parse_args()
     g = ["--sysfs", GRACE, "--arch", "x86_64", "--unbound"]
     error_case("unknown node", r"--nodes: host node 12 does not exist",
                *g, "--memory", "1G", "--nodes", "0,12")
@@ -355,7 +428,8 @@ def main():
     check("-numa hmat-cache,node-id=9,size=67108864,level=1,"
           "associativity=direct,policy=write-back,line=64" in opts,
           "grace: the HBM node's memory-side cache", "%r" % opts)
-    check("-device pcie-root-port,id=rp-hostdev0,chassis=1" in opts and
+    check("-device pcie-root-port,id=rp-hostdev0,chassis=1,bus=pcie.0"
+          in opts and
           "-device vfio-pci,host=0000:01:00.0,id=hostdev0,bus=rp-hostdev0"
           in opts, "grace: the GPU as vfio-pci behind a root port",
           "%r" % opts)
@@ -434,6 +508,7 @@ def main():
               "note", err + out)
 
     one_liner_cases()
+    bus_cases(args.qemu)
     libvirt_cases()
 
     passed = sum(results)
