@@ -194,6 +194,23 @@ unit_mirror_fails() {
     fi
 }
 
+# mirror_moved FIXTURE BDF=PORT: compared with a copy of the fixture in
+# which one device sits below another switch, the mirror test must fail,
+# on the PCIe tree only
+unit_mirror_moved() {
+    l="$LOG/mirror-moved-$1.log"
+    python3 "$top/tests/host-topology/mirror-test.py" --build "$BLD" \
+        --assets "$B/guest/assets.env" --fixture "$1" --move "$2" \
+        > "$l" 2>&1
+    rc=$?
+    if [ $rc = 1 ] && [ "$(grep -c '^  FAIL' "$l")" = 1 ] &&
+       grep -q "^  FAIL $1 pcie tree: " "$l"; then
+        result ok "mirror $1 fails on the PCIe tree when ${2%%=*} is below ${2#*=} in the fixture"
+    else
+        result FAIL "mirror:$1 with ${2%%=*} below ${2#*=} did not fail on the PCIe tree alone" "$l"
+    fi
+}
+
 # tooltest: scripts/host-topology.py's errors and output, no guest (QEMU
 # started paused once, to see where the devices sit)
 unit_tooltest() {
@@ -390,10 +407,16 @@ echo "libvirt libvirt" >> "$LOG/units.list"
 echo "bench bench" >> "$LOG/units.list"
 mirror_ids="tooltest"
 echo "tooltest tooltest" >> "$LOG/units.list"
-for f in grace cxl2s armvirt buildhost; do
+for f in grace cxl2s armvirt buildhost pcie2hb; do
     echo "mirror-$f mirror $f" >> "$LOG/units.list"
     mirror_ids="$mirror_ids mirror-$f"
 done
+# the PCIe tree on Arm virt too, and a copy with nic0 below the other
+# host bridge's switch, which the comparison must catch
+echo "mirror-pcie2hb-virt mirror pcie2hb --arch aarch64" >> "$LOG/units.list"
+echo "mirror-moved mirror_moved pcie2hb 0000:24:00.0=0000:42:01.0" \
+     >> "$LOG/units.list"
+mirror_ids="$mirror_ids mirror-pcie2hb-virt mirror-moved"
 echo "mirror-cxl2s-sysfs mirror cxl2s --without-tables" >> "$LOG/units.list"
 echo "mirror-fails mirror_fails grace" \
      "devices/system/node/node9/access0/initiators/read_latency=81" \

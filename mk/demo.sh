@@ -17,7 +17,7 @@
 #   DEMO_HOST      instead: mirror a captured host into a guest with
 #                  scripts/host-topology.py and show the host's view, the
 #                  generated command line and the guest's view side by
-#                  side: grace, cxl2s, armvirt or buildhost
+#                  side: grace, cxl2s, armvirt, buildhost or pcie2hb
 #                  (tests/data/host-topology/)
 set -eu
 

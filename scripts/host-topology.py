@@ -110,6 +110,7 @@ class Mirror:
         self.fit_hmat()
         self.caches = self.hmat_caches()
         self.dist = self.distances()
+        self.tree = self.plan_tree()
 
     # which host nodes and devices --------------------------------------
     def pick_devices(self):
@@ -449,36 +450,135 @@ class Mirror:
                 if a != b and (both or a < b or d.get((b, a)) != v) and
                 (touching is None or a in touching or b in touching)]
 
+    def plan_tree(self):
+        """The guest's PCIe tree, the host's shape (docs/system/
+        host-topology.rst, "The PCIe tree"): [bridge], in the order of
+        the devices.  A bridge mirrors a host bridge (by its NUMA node):
+        the root bus (id pcie.0) for the host's root bus without a node,
+        else a pxb-pcie.  Below it, in "items": ("bus", FUNCS) on the
+        root bus itself; ("port", RP, FUNCS) a root port alone;
+        ("switch", RP, UP, [(DOWN, FUNCS)]) a root port with a switch.
+        FUNCS: the functions of one host device (entries of
+        self.devices), function 0 first."""
+        # the functions of one host device stay one guest device when
+        # its function 0 is passed; a function passed without it (a VF,
+        # say) is a device of its own, function 0 in the guest
+        passed = set(d["bdf"] for d in self.devices)
+        devs = {}
+        for d in self.devices:
+            key = d["bdf"][:-2] if d["bdf"][:-1] + "0" in passed \
+                else d["bdf"]
+            devs.setdefault(key, []).append(d)
+        bridges = {}
+        for fs in devs.values():
+            fs.sort(key=lambda f: f["bdf"])
+            lead = fs[0]
+            host = self.host["pci"][lead["bdf"]]
+            hb, node = host["host_bridge"], lead["guest_node"]
+            b = bridges.get((hb, node))
+            if b is None:
+                root = node is None and hb.endswith(":00")
+                b = bridges[(hb, node)] = {
+                    "id": ROOT_BUS if root else "pxb-" + lead["id"],
+                    "host": hb, "node": node, "items": [], "ports": {}}
+            place = numatopo.pci_place(host)
+            if place[0] == "bus" and b["id"] == ROOT_BUS:
+                b["items"].append(("bus", fs))
+            elif place[0] == "switch":
+                sw = b["ports"].get(place[1:3])
+                if sw is None:
+                    sw = b["ports"][place[1:3]] = [
+                        "switch", "rp-" + lead["id"], "sw-" + lead["id"], []]
+                    b["items"].append(sw)
+                sw[3].append(("ds-" + lead["id"], fs))
+            else:
+                # alone behind a root port (on an expander's bus too:
+                # a pxb-pcie takes bridges only)
+                b["items"].append(("port", "rp-" + lead["id"], fs))
+        return list(bridges.values())
+
     def device_options(self):
         """Every -device names its bus: QEMU puts a PCI device without
         bus= on the last PCI bus created, which after a pxb-pcie is the
         expander's, not the root bus (a root port would land behind the
-        expander, and a second expander cannot plug into the first)"""
+        expander, and a second expander cannot plug into the first).
+        Numbering (docs/system/host-topology.rst): the k-th expander
+        starts at bus 128 + 16 k, so each has 16 bus numbers for its
+        ports and for ports hot-plugged later; root ports and downstream
+        ports take chassis 1, 2, ... in order, each with slot 0."""
         out = []
         chassis = 0
-        for k, d in enumerate(self.devices):
-            bus = ROOT_BUS
-            if d["guest_node"] is not None and not d["nodes"]:
-                # no generic initiator: the device's node is its host
-                # bridge's (_PXM of a PCIe expander bridge)
-                out.append(("-device", "pxb-pcie,id=pxb-%s,bus_nr=%d,"
-                            "numa_node=%d,bus=%s" % (d["id"], 128 + 8 * k,
-                                                     d["guest_node"], bus)))
-                bus = "pxb-" + d["id"]
-            if d["behind_port"] or bus != ROOT_BUS:
+        slot = 0x10
+        pxb = 0
+
+        def functions(fs, bus, addr_slot):
+            for f in fs:
+                if self.args.stand_in:
+                    dev = "%s,id=%s" % (self.args.stand_in, f["id"])
+                else:
+                    dev = "vfio-pci,host=%s,id=%s" % (f["bdf"], f["id"])
+                dev += ",bus=" + bus
+                if len(fs) > 1 or addr_slot:
+                    dev += ",addr=0x%x.%s" % (addr_slot, f["bdf"][-1])
+                    if len(fs) > 1 and f is fs[0]:
+                        dev += ",multifunction=on"
+                out.append(("-device", dev))
+
+        for b in self.tree:
+            if b["id"] != ROOT_BUS:
+                out.append(("-device", "pxb-pcie,id=%s,bus_nr=%d,%sbus=%s"
+                            % (b["id"], 128 + 16 * pxb,
+                               "numa_node=%d," % b["node"]
+                               if b["node"] is not None else "",
+                               ROOT_BUS)))
+                pxb += 1
+            for item in b["items"]:
+                if item[0] == "bus":
+                    functions(item[1], b["id"], slot)
+                    slot += 1
+                    continue
                 chassis += 1
-                out.append(("-device", "pcie-root-port,id=rp-%s,chassis=%d,"
-                            "bus=%s" % (d["id"], chassis, bus)))
-                bus = "rp-" + d["id"]
-            if self.args.stand_in:
-                dev = "%s,id=%s" % (self.args.stand_in, d["id"])
-            else:
-                dev = "vfio-pci,host=%s,id=%s" % (d["bdf"], d["id"])
-            out.append(("-device", dev + ",bus=" + bus))
+                out.append(("-device", "pcie-root-port,id=%s,chassis=%d,"
+                            "bus=%s" % (item[1], chassis, b["id"])))
+                if item[0] == "port":
+                    functions(item[2], item[1], 0)
+                    continue
+                out.append(("-device", "x3130-upstream,id=%s,bus=%s"
+                            % (item[2], item[1])))
+                for down, fs in item[3]:
+                    chassis += 1
+                    out.append(("-device", "xio3130-downstream,id=%s,"
+                                "chassis=%d,slot=0,bus=%s"
+                                % (down, chassis, item[2])))
+                    functions(fs, down, 0)
         for d in self.devices:
             for g in d["nodes"]:
                 out.append(("-object", nc.object_keyval(
                     nc.generic_initiator(d["id"], g))))
+        return out
+
+    def tree_model(self):
+        """plan_tree() for --format json: per guest bridge, the host
+        bridge it mirrors, its node, and its ports, switches and devices
+        (by id and host address)"""
+        def funcs(fs):
+            return [{"id": f["id"], "bdf": f["bdf"]} for f in fs]
+        out = []
+        for b in self.tree:
+            items = []
+            for it in b["items"]:
+                if it[0] == "bus":
+                    items.append({"on_bus": funcs(it[1])})
+                elif it[0] == "port":
+                    items.append({"root_port": it[1],
+                                  "functions": funcs(it[2])})
+                else:
+                    items.append({"root_port": it[1], "switch": it[2],
+                                  "downstream": [
+                                      {"port": dn, "functions": funcs(fs)}
+                                      for dn, fs in it[3]]})
+            out.append({"bus": b["id"], "host_bridge": b["host"],
+                        "node": b["node"], "items": items})
         return out
 
     def comments(self, libvirt=False):
@@ -530,6 +630,7 @@ class Mirror:
             "devices": [{k: d[k] for k in ("id", "bdf", "nodes",
                                            "guest_node", "behind_port")}
                         for d in self.devices],
+            "tree": self.tree_model(),
             "libvirt_ids": self.args.libvirt_ids,
             "hmat": [{"hierarchy": numatopo.HMAT_HIERARCHY[h],
                       "data_type": numatopo.HMAT_DATA_TYPES[t],
@@ -719,48 +820,79 @@ class LibvirtDomain:
             nc.interconnect(numa, i, t, dtype, v, hier)
 
     def devices(self, devices):
-        """Each device behind its own pcie-root-port where the host has it
-        behind a port, on a pcie-expander-bus of its node where it has a
-        node and no generic initiator, as --format qemu places it"""
+        """The host's PCIe tree as --format qemu builds it
+        (Mirror.plan_tree), as libvirt controllers: a pcie-expander-bus
+        per mirrored host bridge with a node (<target busNr><node>), a
+        pcie-root-port, pcie-switch-upstream-port and
+        pcie-switch-downstream-port where the host has them, and each
+        device's <address> placing it there, function by function"""
         m = self.m
         index = 0                       # of PCI controllers: 0 is the root
-        for k, d in enumerate(m.devices):
-            alias = "ua-" + d["id"]
-            bus, slot, pxb = 0, 0x10 + k, None
-            if d["guest_node"] is not None and not d["nodes"]:
-                if d["guest_node"] in self.cells:
-                    index += 1
-                    pxb = index
-                    ctl = nc.element(devices, "controller", type="pci",
-                                     index=pxb, model="pcie-expander-bus")
-                    nc.element(ctl, "model", name="pxb-pcie")
-                    nc.element(nc.element(ctl, "target", busNr=128 + 8 * k),
-                               "node", d["guest_node"])
+        root_slot = 0x10
+        pxbs = 0
+
+        def controller(model, bus=None, slot=0):
+            nonlocal index
+            index += 1
+            c = nc.element(devices, "controller", type="pci", index=index,
+                           model=model)
+            if bus is not None:
+                nc.pci_address(c, bus, slot)
+            return index, c
+
+        def place(fs, bus, slot):
+            for f in fs:
+                alias = "ua-" + f["id"]
+                if m.args.stand_in:
+                    dev = nc.stand_in(devices, alias, bus, slot,
+                                      "host " + f["bdf"])
                 else:
-                    note("--device %s: its node (guest node %d) is no "
-                         "libvirt cell: the device is not placed on it"
-                         % (d["bdf"], d["guest_node"]))
-            if d["behind_port"] or pxb:
-                index += 1
-                ctl = nc.element(devices, "controller", type="pci",
-                                 index=index, model="pcie-root-port")
-                if pxb:
-                    nc.pci_address(ctl, pxb, 0)
-                bus, slot = index, 0
-            if m.args.stand_in:
-                nc.stand_in(devices, alias, bus, slot, "host " + d["bdf"])
-                continue
-            hd = nc.element(devices, "hostdev", mode="subsystem", type="pci",
-                            managed="yes")
-            seg, hbus, devfn = numatopo.parse_bdf(d["bdf"])
-            nc.element(nc.element(hd, "source"), "address",
-                       domain="0x%04x" % seg, bus="0x%02x" % hbus,
-                       slot="0x%02x" % (devfn >> 3),
-                       function="0x%x" % (devfn & 7))
-            nc.element(hd, "alias", name=alias)
-            nc.pci_address(hd, bus, slot)
-            if self.native and d["nodes"]:
-                nc.element(hd, "acpi", nodeset=format_list(d["nodes"]))
+                    dev = nc.element(devices, "hostdev", mode="subsystem",
+                                     type="pci", managed="yes")
+                    seg, hbus, devfn = numatopo.parse_bdf(f["bdf"])
+                    nc.element(nc.element(dev, "source"), "address",
+                               domain="0x%04x" % seg, bus="0x%02x" % hbus,
+                               slot="0x%02x" % (devfn >> 3),
+                               function="0x%x" % (devfn & 7))
+                    nc.element(dev, "alias", name=alias)
+                    nc.pci_address(dev, bus, slot)
+                    if self.native and f["nodes"]:
+                        nc.element(dev, "acpi",
+                                   nodeset=format_list(f["nodes"]))
+                if len(fs) > 1:
+                    a = dev.find("address")
+                    a.set("function", "0x%s" % f["bdf"][-1])
+                    if f is fs[0]:
+                        a.set("multifunction", "on")
+
+        for b in m.tree:
+            bus = 0
+            if b["id"] != ROOT_BUS:
+                bus, c = controller("pcie-expander-bus")
+                nc.element(c, "model", name="pxb-pcie")
+                target = nc.element(c, "target", busNr=128 + 16 * pxbs)
+                pxbs += 1
+                if b["node"] in self.cells:
+                    nc.element(target, "node", b["node"])
+                elif b["node"] is not None:
+                    note("host bridge %s: its node (guest node %d) is no "
+                         "libvirt cell: its expander has no node"
+                         % (b["host"], b["node"]))
+            for item in b["items"]:
+                if item[0] == "bus":
+                    place(item[1], bus, root_slot)
+                    root_slot += 1
+                    continue
+                rp, _ = controller("pcie-root-port",
+                                   bus if bus else None)
+                if item[0] == "port":
+                    place(item[2], rp, 0)
+                    continue
+                up, _ = controller("pcie-switch-upstream-port", rp, 0)
+                for k, (_, fs) in enumerate(item[3]):
+                    down, _ = controller("pcie-switch-downstream-port", up,
+                                         k)
+                    place(fs, down, 0)
 
     def placement(self, root):
         """vCPUs on the host CPUs of their node, memory on its host node"""

@@ -275,7 +275,8 @@ def read_sysfs(root):
                                "write_policy"}]}},
     "pci": {bdf: {"numa_node": int, "vendor": "0x1b36", "device": ...,
                   "class": ..., "path": [bdf of each bridge above it, then
-                  its own], "sysfs_path": the link's target below root}},
+                  its own], "sysfs_path": the link's target below root,
+                  "host_bridge": "pciDDDD:BB", the root bus it is below}},
     "tables": {"SRAT"|"SLIT"|"HMAT": bytes} for those readable,
     "notes": [what could not be read, and why].
     """
@@ -340,6 +341,10 @@ def read_sysfs(root):
         dev["path"] = [c for c in target.split("/")
                        if re.fullmatch(r"[0-9a-f]{4}:[0-9a-f]{2}:"
                                        r"[0-9a-f]{2}\.[0-7]", c)] or [bdf]
+        # the host bridge: devices/pciDDDD:BB/... (its root bus)
+        hb = [c for c in target.split("/")
+              if re.fullmatch(r"pci[0-9a-f]{4}:[0-9a-f]{2}", c)]
+        dev["host_bridge"] = hb[0] if hb else "pci%s" % bdf[:7]
         topo["pci"][bdf] = dev
     for t in ("SRAT", "SLIT", "HMAT"):
         p = os.path.join(root, TABLE_DIR, t)
@@ -381,6 +386,62 @@ def table_view(topo):
                        if c["pxm"] in pxm],
         }
     return view
+
+
+def pci_place(dev):
+    """Where a PCI device sits below its host bridge: ("bus",) on the
+    host bridge's own bus, ("port", ROOT_PORT) alone behind a root port,
+    ("switch", ROOT_PORT, UPSTREAM, DOWNSTREAM) behind a switch's
+    downstream port (the innermost switch where switches nest); a chain
+    of two or four bridges (PCIe-to-PCI bridges) counts as the root port
+    only.  DEV: an entry of read_sysfs()'s "pci"."""
+    up = dev["path"][:-1]
+    if not up:
+        return ("bus",)
+    if len(up) >= 3 and len(up) % 2 == 1:
+        return ("switch", up[0], up[-2], up[-1])
+    return ("port", up[0])
+
+
+def pci_devices(topo, bdfs):
+    """The functions BDFS grouped into devices, in the order of BDFS:
+    [(function 0's bdf, [bdfs of its functions])]"""
+    groups = {}
+    for bdf in bdfs:
+        # a function without its function 0 among BDFS is a device alone
+        key = bdf[:-2] if bdf[:-1] + "0" in bdfs else bdf
+        groups.setdefault(key, []).append(bdf)
+    return [(sorted(fs)[0], sorted(fs)) for fs in groups.values()]
+
+
+def pci_shape(topo, bdfs, rename=None, gi_nodes=None):
+    """The PCIe tree of the functions BDFS as a value that compares
+    equal between two trees of the same shape, whatever their bus
+    numbers: per host bridge (its NUMA node), the switches (each the
+    devices below it) and the devices alone (behind their own root port
+    or on the bridge's bus: a guest cannot always tell those apart); a
+    device is (its generic initiator nodes, its numa_node, its number of
+    functions).  Node ids go through RENAME; GI_NODES: {bdf: [nodes]}"""
+    rename = rename or (lambda n: n)
+    gi_nodes = gi_nodes or {}
+    bridges = {}
+    for bdf, funcs in pci_devices(topo, bdfs):
+        dev = topo["pci"][bdf]
+        node = rename(dev["numa_node"]) if dev["numa_node"] >= 0 else -1
+        sig = (sorted(rename(n) for n in gi_nodes.get(bdf, [])), node,
+               len(funcs))
+        b = bridges.setdefault(dev["host_bridge"],
+                               {"nodes": set(), "alone": [],
+                                "switches": {}})
+        b["nodes"].add(node)
+        place = pci_place(dev)
+        if place[0] == "switch":
+            b["switches"].setdefault(place[1:3], []).append(sig)
+        else:
+            b["alone"].append(sig)
+    return sorted((sorted(b["nodes"]), sorted(b["alone"]),
+                   sorted(sorted(sw) for sw in b["switches"].values()))
+                  for b in bridges.values())
 
 
 def facts(topo, rename=None):

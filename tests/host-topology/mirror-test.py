@@ -26,6 +26,11 @@ host's.
   --alter FILE=VALUE   change one file of a copy of the fixture first: the
                        test must then fail on that fact (make check runs
                        this once to show that it can fail)
+  --move BDF=PORT      mirror the fixture, but compare the guest with a
+                       copy in which device BDF sits below bridge PORT
+                       (another switch's downstream port): the test must
+                       then fail on the PCIe tree alone (make check runs
+                       this once to show that it can fail)
   --without-tables     a copy of the fixture without its ACPI tables, as a
                        user who is not root sees it: the HMAT then comes
                        from the kernel's access0/access1 only
@@ -49,19 +54,44 @@ import guestboot  # noqa: E402
 import numatopo  # noqa: E402
 from mirror import FIXTURES  # noqa: E402
 
+def moved_copy(fixture, move, workdir):
+    """A copy of FIXTURE in which device BDF sits below bridge PORT
+    (MOVE: "BDF=PORT"): its directory moved there, its link in
+    bus/pci/devices pointed at it.  Its other files (numa_node) stay."""
+    bdf, _, port = move.partition("=")
+    copy = os.path.join(workdir, "moved", "sys")
+    shutil.rmtree(os.path.dirname(copy), ignore_errors=True)
+    shutil.copytree(fixture, copy, symlinks=True)
+    links = os.path.join(copy, numatopo.PCI_DIR)
+
+    def real(b):
+        link = os.path.join(links, b)
+        return os.path.normpath(os.path.join(links, os.readlink(link)))
+    new = os.path.join(real(port), bdf)
+    shutil.move(real(bdf), new)
+    os.unlink(os.path.join(links, bdf))
+    os.symlink(os.path.relpath(new, links), os.path.join(links, bdf))
+    return copy
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", required=True)
     ap.add_argument("--assets", required=True)
     ap.add_argument("--fixture", required=True, choices=sorted(FIXTURES))
+    ap.add_argument("--arch", choices=("x86_64", "aarch64"),
+                    help="the guest's architecture, if not the fixture's "
+                    "(a host's shape in the other machine: q35 or virt)")
     ap.add_argument("--alter", metavar="FILE=VALUE")
     ap.add_argument("--without-tables", action="store_true")
+    ap.add_argument("--move", metavar="BDF=PORT")
     ap.add_argument("--demo", action="store_true")
     ap.add_argument("--keep", help="keep the guest's tree and console here")
     ap.add_argument("--timeout", type=int, default=600)
     args = ap.parse_args()
 
     arch, extra = FIXTURES[args.fixture]
+    arch = args.arch or arch
     fixture = os.path.join(mirror.FIXTURE_DIR, args.fixture, "sys")
     workdir = args.keep or tempfile.mkdtemp(prefix="mirror-")
     os.makedirs(workdir, exist_ok=True)
@@ -125,7 +155,9 @@ def main():
             print("  " + "\n  ".join(capture.summary(
                 os.path.join(workdir, "guest", "sys"))))
         guest = numatopo.read_sysfs(os.path.join(workdir, "guest", "sys"))
-        host = numatopo.read_sysfs(fixture)
+        host = numatopo.read_sysfs(moved_copy(fixture, args.move,
+                                              workdir)
+                                   if args.move else fixture)
 
         to_host = mirror.node_map(guest, model)
         bdfs = [extra[i + 1] for i, a in enumerate(extra) if a == "--device"]

@@ -32,6 +32,15 @@ FIXTURES = {
     "armvirt": ("aarch64", ["--unbound", "--memory", "1024M",
                             "--device", "0000:01:00.0"]),
     "buildhost": ("x86_64", ["--memory", "512M"]),
+    # the PCIe tree: two GPU+NIC pairs, each under a switch on its own
+    # host bridge (one GPU with two functions), and a NIC on the root bus
+    "pcie2hb": ("x86_64", ["--unbound", "--memory", "1024M",
+                           "--device", "0000:23:00.0",
+                           "--device", "0000:24:00.0",
+                           "--device", "0000:43:00.0",
+                           "--device", "0000:43:00.1",
+                           "--device", "0000:44:00.0",
+                           "--device", "0000:00:05.0"]),
 }
 
 
@@ -118,7 +127,15 @@ def host_facts(topo, bdfs):
     f["generic initiator nodes by device"] = sorted(gi)
     f["numa_node by device"] = sorted(topo["pci"][b]["numa_node"]
                                       for b in bdfs)
+    f["pcie tree"] = numatopo.pci_shape(topo, list(bdfs),
+                                        gi_nodes=gi_by_bdf(view))
     return f
+
+
+def gi_by_bdf(view):
+    """{bdf: [nodes]} of the generic initiators of a table_view()"""
+    return {numatopo.format_bdf(*k): sorted(v)
+            for k, v in (view["gi"].items() if view else [])}
 
 
 def guest_facts(topo, to_host, stand_in=(STAND_IN_ID,)):
@@ -133,19 +150,41 @@ def guest_facts(topo, to_host, stand_in=(STAND_IN_ID,)):
         to_host(d["numa_node"]) if d["numa_node"] >= 0 else -1
         for d in topo["pci"].values()
         if (d["vendor"], d["device"]) in stand_in)
+    f["pcie tree"] = numatopo.pci_shape(
+        topo, [b for b, d in topo["pci"].items()
+               if (d["vendor"], d["device"]) in stand_in],
+        rename=to_host, gi_nodes=gi_by_bdf(view))
     return f
 
 
 def show(value):
     """a fact's value, short"""
-    if isinstance(value, list) and value and isinstance(value[0], tuple):
+    if isinstance(value, list) and value and isinstance(value[0], tuple) \
+            and len(value[0]) == 2:
         return " ".join(str(d) for _, d in value)   # a distance row
+    if isinstance(value, list) and value and isinstance(value[0], tuple):
+        return show_tree(value)
     if isinstance(value, list) and value and isinstance(value[0], list):
         return " ".join(numatopo.format_list(v) for v in value)
     if isinstance(value, list):
         return ",".join(map(str, value)) if any(v < 0 for v in value) \
             else numatopo.format_list(value) or "-"
     return "-" if value is None else str(value)
+
+
+def show_tree(shape):
+    """numatopo.pci_shape(), short: per host bridge, its node, then each
+    switch's devices in [] and the devices alone; a device is its GI
+    nodes (or -), its numa_node, and xN for N functions"""
+    def dev(sig):
+        gi, node, nf = sig
+        return "%s/%s%s" % (numatopo.format_list(gi) or "-", node,
+                            "x%d" % nf if nf > 1 else "")
+    return " ; ".join(
+        "node %s: %s" % (",".join(map(str, nodes)), " ".join(
+            ["[%s]" % " ".join(dev(x) for x in sw) for sw in switches] +
+            [dev(x) for x in alone]))
+        for nodes, alone, switches in shape)
 
 
 def shorten(lines, keep=2):

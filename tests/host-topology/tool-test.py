@@ -240,6 +240,50 @@ def bus_cases(qemu):
               "exit %d, %r\n%s" % (p.returncode, got, p.stdout[-600:]))
 
 
+def tree_cases():
+    """pcie2hb: the host's PCIe tree in the options and in the JSON model"""
+    p2 = os.path.join(FIX, "pcie2hb", "sys")
+    g = ["--sysfs", p2, "--arch", "x86_64", "--unbound", "--memory", "1G",
+         "--stand-in", "pci-testdev"] + [
+             x for b in ("0000:23:00.0", "0000:24:00.0", "0000:43:00.0",
+                         "0000:43:00.1", "0000:44:00.0", "0000:00:05.0")
+             for x in ("--device", b)]
+    rc, out, err = tool(*g)
+    devs = [line.split(" ", 1)[1] for line in options(out)
+            if line.startswith("-device ")]
+    want = [
+        "pxb-pcie,id=pxb-hostdev0,bus_nr=128,numa_node=0,bus=pcie.0",
+        "pcie-root-port,id=rp-hostdev0,chassis=1,bus=pxb-hostdev0",
+        "x3130-upstream,id=sw-hostdev0,bus=rp-hostdev0",
+        "xio3130-downstream,id=ds-hostdev0,chassis=2,slot=0,bus=sw-hostdev0",
+        "pci-testdev,id=hostdev0,bus=ds-hostdev0",
+        "xio3130-downstream,id=ds-hostdev1,chassis=3,slot=0,bus=sw-hostdev0",
+        "pci-testdev,id=hostdev1,bus=ds-hostdev1",
+        "pxb-pcie,id=pxb-hostdev2,bus_nr=144,numa_node=1,bus=pcie.0",
+        "pcie-root-port,id=rp-hostdev2,chassis=4,bus=pxb-hostdev2",
+        "x3130-upstream,id=sw-hostdev2,bus=rp-hostdev2",
+        "xio3130-downstream,id=ds-hostdev2,chassis=5,slot=0,bus=sw-hostdev2",
+        "pci-testdev,id=hostdev2,bus=ds-hostdev2,addr=0x0.0,"
+        "multifunction=on",
+        "pci-testdev,id=hostdev3,bus=ds-hostdev2,addr=0x0.1",
+        "xio3130-downstream,id=ds-hostdev4,chassis=6,slot=0,bus=sw-hostdev2",
+        "pci-testdev,id=hostdev4,bus=ds-hostdev4",
+        "pci-testdev,id=hostdev5,bus=pcie.0,addr=0x10.0"]
+    check(rc == 0 and devs == want, "pcie2hb: an expander per host bridge "
+          "with its node, a switch per host switch, the functions of one "
+          "device together, the root bus's NIC on the root bus",
+          "\n".join(devs))
+    rc, out, err = tool(*g, "--format", "json")
+    tree = json.loads(out)["tree"] if rc == 0 else []
+    check([(b["bus"], b["host_bridge"], b["node"]) for b in tree] == [
+        ("pxb-hostdev0", "pci0000:20", 0), ("pxb-hostdev2", "pci0000:40", 1),
+        ("pcie.0", "pci0000:00", None)] and
+        [[f["bdf"] for f in d["functions"]]
+         for d in tree[1]["items"][0]["downstream"]] ==
+        [["0000:43:00.0", "0000:43:00.1"], ["0000:44:00.0"]],
+        "pcie2hb: --format json has the tree", out[-800:])
+
+
 def libvirt_cases():
     """--format libvirt: what goes in libvirt's XML, what in
     <qemu:commandline>, and the node ids --format json agrees on"""
@@ -509,6 +553,7 @@ def main():
 
     one_liner_cases()
     bus_cases(args.qemu)
+    tree_cases()
     libvirt_cases()
 
     passed = sum(results)

@@ -105,7 +105,7 @@ GI_LIBVIRT = os.path.join(TOP, "scripts", "gi-libvirt.py")
 # host (generic initiator nodes, all HMAT in <qemu:commandline>), a
 # 2-socket host with CXL memory (<interconnects>, a pcie-expander-bus) and
 # an Arm virt host (UEFI; distances libvirt leaves to us)
-MIRRORED = ("grace", "cxl2s", "armvirt")
+MIRRORED = ("grace", "cxl2s", "armvirt", "pcie2hb")
 
 
 class Results:
@@ -852,7 +852,8 @@ def option_values(argv, opt):
 
 def stand_in_argv(env, argv):
     """ARGV with each vfio-pci device replaced by a pci-testdev of the
-    same id, bus and address (what the generic initiators name), without
+    same id, bus, address and multifunction (the generic initiators name
+    the id), without
     -S (nothing resumes it) and -no-shutdown (QEMU exits when the guest
     powers off): the command libvirt would run, on a host without the
     device.  What libvirt would make before it runs
@@ -870,8 +871,9 @@ def stand_in_argv(env, argv):
         if prev == "-device" and a.startswith("{"):
             dev = json.loads(a)
             if dev.get("driver") == "vfio-pci":
-                a = json.dumps({"driver": "pci-testdev", "id": dev["id"],
-                                "bus": dev["bus"], "addr": dev["addr"]})
+                a = json.dumps(dict({"driver": "pci-testdev"}, **{
+                    k: v for k, v in dev.items()
+                    if k in ("id", "bus", "addr", "multifunction")}))
         # libvirt stops QEMU itself when the guest powers off
         if a in ("-S", "-no-shutdown"):
             continue
