@@ -48,11 +48,13 @@ echo "deb $MIRROR trixie-backports main" > "$R/etc/apt/sources.list.d/backports.
 printf '#!/bin/sh\nexit 101\n' > "$R/usr/sbin/policy-rc.d"
 chmod 755 "$R/usr/sbin/policy-rc.d"
 
-# in_root CMD...: CMD in the root, with /proc, in a namespace of its own
+# in_root CMD...: CMD in the root, with /proc mounted there while the
+# script runs (as debootstrap does; no mount namespace, which a chroot
+# cannot always make private: "/" is no mount point there)
+mount -t proc proc "$R/proc"
+trap 'umount "$R/proc"' EXIT
 in_root() {
-    unshare --mount --propagation private sh -c \
-        'mount -t proc proc "$0/proc" && exec chroot "$0" "$@"' "$R" \
-        env DEBIAN_FRONTEND=noninteractive "$@"
+    chroot "$R" env DEBIAN_FRONTEND=noninteractive "$@"
 }
 in_root apt-get update -q > "$D/apt.log" 2>&1 ||
     { cat "$D/apt.log" >&2; die "apt-get update in the root failed"; }
@@ -81,4 +83,4 @@ case $version in
     *) die "the root's libvirt is $version: the native unit needs 11.8 or later" ;;
 esac
 echo "$pins" > "$D/pins"
-say "libvirt $version in $R ($(du -sh "$R" | cut -f1))"
+say "libvirt $version in $R ($(du -sxh "$R" | cut -f1))"
