@@ -236,17 +236,7 @@ unit_libvirt() {
     python3 "$top/tests/libvirt/libvirt-test.py" --build "$BLD" \
         --assets "$B/guest/assets.env" --workdir "$LOG" --keep $inst \
         > "$l" 2>&1
-    rc=$?
-    while IFS= read -r line; do
-        case "$line" in
-            "ok "*)   result ok "libvirt: ${line#ok }" ;;
-            "FAIL "*) result FAIL "libvirt: ${line#FAIL }" "$l" ;;
-            "skip "*) result skip "${line#skip }" ;;
-        esac
-    done < "$l"
-    if [ $rc -ne 0 ] && ! grep -q '^FAIL ' "$l"; then
-        result FAIL "libvirt (exit $rc)" "$l"
-    fi
+    libvirt_results $? "libvirt" "$l"
     # after, not beside, the run above: two libvirts each pinning the
     # threads of TCG guests on the same 2 CPUs starved a guest's vCPU
     # (an RCU stall, the guest not powering off in 300 s)
@@ -274,15 +264,21 @@ unit_libvirt_native() {
         --keep --require-native >> "$l" 2>&1
     rc=$?
     v=$(sed -n 's/^ok libvirtd and virtlogd started (libvirtd (libvirt) \([0-9.]*\)).*/\1/p' "$l")
+    libvirt_results $rc "libvirt ${v:-?}" "$l"
+}
+
+# libvirt_results STATUS PREFIX LOG: the result lines of a libvirt-test.py
+# run (its exit STATUS, its output in LOG), each name after PREFIX
+libvirt_results() {
     while IFS= read -r line; do
         case "$line" in
-            "ok "*)   result ok "libvirt ${v:-?}: ${line#ok }" ;;
-            "FAIL "*) result FAIL "libvirt ${v:-?}: ${line#FAIL }" "$l" ;;
-            "skip "*) result skip "libvirt ${v:-?}: ${line#skip }" ;;
+            "ok "*)   result ok "$2: ${line#ok }" ;;
+            "FAIL "*) result FAIL "$2: ${line#FAIL }" "$3" ;;
+            "skip "*) result skip "$2: ${line#skip }" ;;
         esac
-    done < "$l"
-    if [ $rc -ne 0 ] && ! grep -q '^FAIL ' "$l"; then
-        result FAIL "libvirt-native (exit $rc)" "$l"
+    done < "$3"
+    if [ "$1" -ne 0 ] && ! grep -q '^FAIL ' "$3"; then
+        result FAIL "$2 (exit $1)" "$3"
     fi
 }
 

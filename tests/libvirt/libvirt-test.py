@@ -794,10 +794,8 @@ def check_mirror(r, conn, args, work, fixture):
                    "%s and --format json --libvirt-ids agree on the cells"
                    % name, "XML %s, JSON %s" % (cells, model["nodes"])):
         return
-    dom, err = attempt(120, conn.defineXMLFlags, xml,
-                       libvirt.VIR_DOMAIN_DEFINE_VALIDATE)
-    if not r.check(dom is not None, "%s: virsh define --validate" % name,
-                   (err or "").strip()[-800:]):
+    dom = define_validated(r, conn, xml, name)
+    if dom is None:
         return
     try:
         secs = run_guest(r, dom, name, "start", args.timeout)
@@ -818,20 +816,40 @@ def check_mirror(r, conn, args, work, fixture):
                    % (name, len(entries), secs),
                    "last lines:\n" + "\n".join(out.splitlines()[-15:])):
         return
-    capture.write_tree(entries, os.path.join(work, domname))
-    got_topo = numatopo.read_sysfs(os.path.join(work, domname, "sys"))
+    compare_guest(r, name, fixture, os.path.join(work, domname), entries,
+                  model, mirror.LIBVIRT_STAND_IN_IDS, " through libvirt")
+
+
+def define_validated(r, conn, xml, name):
+    """virsh define --validate XML: the domain, or None with a FAIL"""
+    dom, err = attempt(120, conn.defineXMLFlags, xml,
+                       libvirt.VIR_DOMAIN_DEFINE_VALIDATE)
+    r.check(dom is not None, "%s: virsh define --validate" % name,
+            (err or "").strip()[-800:])
+    return dom
+
+
+def compare_guest(r, name, fixture, tree, entries, model, stand_in,
+                  how=""):
+    """The guest's captured sysfs (ENTRIES, written below TREE) against
+    the fixture's, fact by fact, on host node ids (MODEL: the tool's JSON
+    model); STAND_IN: the ids of the devices standing in for the host's"""
+    arch, extra = mirror.FIXTURES[fixture]
+    sysfs = os.path.join(mirror.FIXTURE_DIR, fixture, "sys")
+    capture.write_tree(entries, tree)
+    got_topo = numatopo.read_sysfs(os.path.join(tree, "sys"))
     bdfs = [extra[i + 1] for i, a in enumerate(extra) if a == "--device"]
     want = mirror.host_facts(numatopo.read_sysfs(sysfs), bdfs)
     got = mirror.guest_facts(got_topo, mirror.node_map(got_topo, model),
-                             stand_in=mirror.LIBVIRT_STAND_IN_IDS)
+                             stand_in=stand_in)
     lines = io.StringIO()
     with contextlib.redirect_stdout(lines):
         checked, failed = mirror.compare(want, got, fixture)
     for line in lines.getvalue().splitlines():
         r.fail("%s: fact" % name, line.strip()[len("FAIL "):])
     if not failed:
-        r.ok("%s: every fact of the host equal in the guest through "
-             "libvirt: %d of %d" % (name, checked - failed, checked))
+        r.ok("%s: every fact of the host equal in the guest%s: %d of %d"
+             % (name, how, checked - failed, checked))
 
 
 def native_argv(conn, xml):
@@ -974,10 +992,8 @@ def check_native(r, conn, args, work, fixture):
                    "%s: the domain says its generic initiators in <acpi> "
                    "only" % name, "acpi %s, want %s" % (acpi, want_gi)):
         return
-    dom, err = attempt(120, conn.defineXMLFlags, xml,
-                       libvirt.VIR_DOMAIN_DEFINE_VALIDATE)
-    if not r.check(dom is not None, "%s: virsh define --validate" % name,
-                   (err or "").strip()[-800:]):
+    dom = define_validated(r, conn, xml, name)
+    if dom is None:
         return
     attempt(60, dom.undefineFlags, libvirt.VIR_DOMAIN_UNDEFINE_NVRAM)
     check_interconnects(r, conn, root, name)
@@ -1029,19 +1045,8 @@ def check_native(r, conn, args, work, fixture):
                    "QEMU exit %s: %s\nconsole: %s" % (
                        rc, qout[-600:], "\n".join(out.splitlines()[-10:]))):
         return
-    capture.write_tree(entries, os.path.join(work, domname))
-    got_topo = numatopo.read_sysfs(os.path.join(work, domname, "sys"))
-    bdfs = [extra[i + 1] for i, a in enumerate(extra) if a == "--device"]
-    want = mirror.host_facts(numatopo.read_sysfs(sysfs), bdfs)
-    got = mirror.guest_facts(got_topo, mirror.node_map(got_topo, model))
-    lines = io.StringIO()
-    with contextlib.redirect_stdout(lines):
-        checked, failed = mirror.compare(want, got, fixture)
-    for line in lines.getvalue().splitlines():
-        r.fail("%s: fact" % name, line.strip()[len("FAIL "):])
-    if not failed:
-        r.ok("%s: every fact of the host equal in the guest: %d of %d"
-             % (name, checked - failed, checked))
+    compare_guest(r, name, fixture, os.path.join(work, domname), entries,
+                  model, (mirror.STAND_IN_ID,))
 
 
 def mounts_leak(dirs):
