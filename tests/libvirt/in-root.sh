@@ -33,17 +33,22 @@ shift 2
 
 # "private" makes the namespace's mounts private.  In a chroot it fails
 # ("/" is no mount point there); then the namespace keeps the propagation
-# it inherits, which is safe only where the mount holding ROOT does not
-# propagate to another namespace
+# it inherits, which is safe only if a mount made in it does not show in
+# this one: tried with an empty tmpfs on a new directory
 prop=private
 if ! unshare --mount --propagation private true 2> /dev/null; then
-    case $(findmnt -n -o PROPAGATION --target "$root" 2> /dev/null) in
-        private*) prop=unchanged ;;
-        *)  echo "in-root.sh: cannot make a private mount namespace here" \
-                 "(in a chroot whose mounts are shared with another" \
-                 "namespace?)" >&2
-            exit 1 ;;
-    esac
+    probe=$(mktemp -d)
+    seen=$(unshare --mount --propagation unchanged sh -c \
+        'mount -t tmpfs in-root-probe "$0" &&
+         grep -c "^[^ ]* [^ ]* [^ ]* [^ ]* $0 " "/proc/$1/mountinfo"' \
+        "$probe" $$ || true)
+    rmdir "$probe"
+    if [ "$seen" != 0 ]; then
+        echo "in-root.sh: cannot make a private mount namespace here:" \
+             "mounts made in a new one show in this one" >&2
+        exit 1
+    fi
+    prop=unchanged
 fi
 
 exec unshare --mount --propagation $prop sh -eu -c '
