@@ -899,6 +899,33 @@ def stand_in_argv(env, argv):
     return out
 
 
+def vcpu_threads(p, vcpus, console, timeout=60):
+    """{thread name: its host CPUs} of the vCPU threads ("CPU N/TCG",
+    with libvirt's debug-threads=on) of QEMU process P, once all VCPUS
+    of them are there and the guest runs (it has written to the file
+    CONSOLE: QEMU places its threads before); {} if P ends first or
+    after TIMEOUT seconds"""
+    end = time.monotonic() + timeout
+    while p.poll() is None and time.monotonic() < end:
+        found = {}
+        if not os.path.exists(console) or not os.path.getsize(console):
+            time.sleep(0.05)
+            continue
+        for task in glob.glob("/proc/%d/task/*" % p.pid):
+            try:
+                with open(os.path.join(task, "comm")) as f:
+                    comm = f.read().strip()
+                if re.fullmatch(r"CPU \d+/TCG", comm):
+                    found[comm] = thread_cpus(p.pid,
+                                              int(os.path.basename(task)))
+            except (OSError, AttributeError):
+                continue
+        if len(found) == vcpus:
+            return found
+        time.sleep(0.05)
+    return {}
+
+
 def check_interconnects(r, conn, root, name):
     """What <interconnects> still cannot say on this libvirt, which the
     tool therefore keeps in <qemu:commandline> (docs/system/libvirt.rst):
@@ -992,6 +1019,20 @@ def check_native(r, conn, args, work, fixture):
                    "%s: the domain says its generic initiators in <acpi> "
                    "only" % name, "acpi %s, want %s" % (acpi, want_gi)):
         return
+    # the vCPUs' placement: our rule puts every vCPU on the last host
+    # CPU (libvirt's own <vcpupin> acts only when libvirt starts a domain,
+    # which check_domain() covers)
+    cpus = host_cpus()
+    cl = root.find("{%s}commandline" % QEMU_NS)
+    if cl is None:
+        cl = ET.SubElement(root, "{%s}commandline" % QEMU_NS)
+    for v in ("-object", json.dumps({"qom-type": "vcpu-affinity",
+                                     "id": "va-native",
+                                     "host-cpus": [cpus[-1]]},
+                                    separators=(",", ":"))):
+        ET.SubElement(cl, "{%s}arg" % QEMU_NS, value=v)
+    xml = ET.tostring(root, encoding="unicode")
+    save(work, "%s.xml" % domname, xml)
     dom = define_validated(r, conn, xml, name)
     if dom is None:
         return
@@ -1025,14 +1066,22 @@ def check_native(r, conn, args, work, fixture):
         # libvirt would copy the template when it starts the domain
         shutil.copyfile(args.assets["VARS_aarch64"], nvram)
     t0 = time.monotonic()
+    qlog = os.path.join(work, "%s-qemu.log" % domname)
+    with open(qlog, "w") as f:
+        p = subprocess.Popen(run_argv, env=env, stdin=subprocess.DEVNULL,
+                             stdout=f, stderr=subprocess.STDOUT)
+    placed = vcpu_threads(p, model["vcpus"], log)
     try:
-        p = subprocess.run(run_argv, env=env, stdin=subprocess.DEVNULL,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           universal_newlines=True, timeout=args.timeout)
-        rc, qout = p.returncode, p.stdout
-    except subprocess.TimeoutExpired as e:
-        rc, qout = "timeout after %d s" % args.timeout, str(e.stdout)
+        rc = p.wait(timeout=args.timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        rc = "timeout after %d s" % args.timeout
     secs = time.monotonic() - t0
+    qout = open(qlog, errors="replace").read()
+    r.check(placed and all(c == [cpus[-1]] for c in placed.values()),
+            "%s: every vCPU thread on host CPU %d, as vcpu-affinity "
+            "va-native says" % (name, cpus[-1]), "threads %s" % placed)
     try:
         out = open(log, errors="replace").read()
         entries = capture.parse_capture(out)
