@@ -1199,9 +1199,6 @@ def in_namespace(args, mode):
             except Exception:
                 r.fail("%s: the mirror test" % fixture,
                        traceback.format_exc())
-        for fixture in MIRRORED:
-            if mirror.FIXTURES[fixture][0] not in args.arch:
-                continue
             if LIBVIRT_VERSION < NATIVE:
                 if args.require_native:
                     r.fail("%s: libvirt's native generic initiators"
