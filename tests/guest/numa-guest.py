@@ -40,6 +40,7 @@ import tempfile
 import textwrap
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import guestboot  # noqa: E402
 from numaguest import (HOST_ARCH, Checker, Topology, boot,  # noqa: E402
                        load_assets, parse_guest, show_guest, show_tables,
                        verify)
@@ -87,7 +88,11 @@ def main():
     workdir = args.keep or tempfile.mkdtemp(prefix="numa-guest-")
     os.makedirs(workdir, exist_ok=True)
     try:
-        cmd, out, rc, secs = boot(args, topo, assets, workdir)
+        stalls = []
+        cmd, out, rc, secs = boot(args, topo, assets, workdir, stalls)
+        for st in stalls:
+            # make check names the test flaky (mk/check.sh)
+            print(guestboot.STALL_NOTE + st.report())
         if args.demo:
             print(textwrap.fill("Topology '%s': %s" % (topo.name,
                                                         topo.description),
@@ -103,7 +108,7 @@ def main():
         if "end" not in g:
             ck.check(False, "guest %s ran tests/guest/init to the end"
                      % label, "QEMU exit %s after %.1f s; last lines:\n      "
-                     % (rc, secs) +
+                     % (guestboot.describe(rc), secs) +
                      "\n      ".join(out.splitlines()[-15:]))
             return 1
         # QEMU's own warnings ("ACPI table size ... exceeds 65536 bytes,

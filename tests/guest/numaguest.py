@@ -29,10 +29,10 @@ __all__ = ["HOST_ARCH", "load_assets", "Topology", "parse_list", "boot",
            "show_guest"]
 
 
-def boot(args, topo, assets, workdir):
+def boot(args, topo, assets, workdir, stalls=None):
     """Boot the guest on TOPO (args: arch, build, extra_args, timeout and,
     if set, migrate); (command line, console output, QEMU's exit status,
-    seconds)"""
+    seconds).  STALLS: as for guestboot.run()."""
     # The kernel logs every HMAT entry (2 x initiators x targets lines,
     # the targets being the memory nodes): beyond a few hundred, grow its
     # log buffer so that none is lost
@@ -45,7 +45,8 @@ def boot(args, topo, assets, workdir):
     return guestboot.boot(args.build, args.arch, assets, workdir,
                           topo.qemu_args(args.arch),
                           shlex.split(args.extra_args or ""), append,
-                          args.timeout, getattr(args, "migrate", False))
+                          args.timeout, getattr(args, "migrate", False),
+                          stalls)
 
 
 def parse_guest(out):

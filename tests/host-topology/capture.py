@@ -331,7 +331,8 @@ def capture_guest(args):
         if not any(re.search(r"@@ end\s*$", line) for line in lines):
             raise CaptureError(
                 "the guest did not reach \"@@ end\" (QEMU exit %s after "
-                "%.1f s); last lines:\n  %s" % (rc, secs, "\n  ".join(
+                "%.1f s); last lines:\n  %s" % (
+                    guestboot.describe(rc), secs, "\n  ".join(
                     lines[-15:])))
         entries = parse_capture(out)
         if not entries:

@@ -130,7 +130,12 @@ def main():
                   "line after its name:\n")
             print("\n".join(mirror.shorten(text.splitlines())))
             print(notes)
-        out, rc, secs = guestboot.run(one_liner, workdir, args.timeout)
+        stalls = []
+        out, rc, secs = guestboot.run(one_liner, workdir, args.timeout,
+                                      stalls)
+        for st in stalls:
+            # make check names the test flaky (mk/check.sh)
+            print(guestboot.STALL_NOTE + st.report())
         if "host-topology: running %s %s" % (
                 boot[0], " ".join(shlex.quote(a) for a in qargs)) not in out:
             print("  FAIL the one-liner did not run QEMU with the options "
@@ -145,7 +150,7 @@ def main():
         if not entries:
             print("  FAIL the guest captured nothing (QEMU exit %s after "
                   "%.1f s): %s/console.log\n    %s" % (
-                      rc, secs, workdir,
+                      guestboot.describe(rc), secs, workdir,
                       "\n    ".join(out.splitlines()[-15:])))
             return 1
         capture.write_tree(entries, os.path.join(workdir, "guest"))

@@ -59,6 +59,7 @@ sys.dont_write_bytecode = True  # no __pycache__ beside the tools
 for _d in ("scripts", "tests/guest", "tests/host-topology"):
     sys.path.insert(0, os.path.join(TOP, _d))
 import capture  # noqa: E402
+import guestboot  # noqa: E402
 import mirror  # noqa: E402
 import numaconfig  # noqa: E402
 import numaguest  # noqa: E402
@@ -606,7 +607,7 @@ def check_domain(r, conn, args, work, arch, topo_path, affinity):
     try:
         check_paused(r, arch, dom, cpus if pin else None,
                      generic_initiators(topo_path))
-        secs = run_guest(r, dom, arch, "resume", args.timeout)
+        secs = run_guest(r, dom, arch, "resume", args.timeout, log)
         if secs is None:
             return
     finally:
@@ -615,11 +616,14 @@ def check_domain(r, conn, args, work, arch, topo_path, affinity):
     check_guest(r, arch, topo_path, log, secs)
 
 
-def run_guest(r, dom, name, verb, timeout):
+def run_guest(r, dom, name, verb, timeout, console):
     """Start (verb 'start') or resume (verb 'resume') DOM, then the
     seconds until DOM is shut off (its guest powered off); None, with a
-    FAIL line, if libvirt refused or after TIMEOUT seconds"""
+    FAIL line, if libvirt refused, after TIMEOUT seconds, or once the
+    guest stalls (its kernel says so in CONSOLE, the console log: the
+    vCPUs' state is kept beside it)"""
     t0 = time.monotonic()
+    new, tail = guestboot.new_lines(console), ""
     _, err = attempt(300, {"start": dom.create, "resume": dom.resume}[verb])
     if not r.check(err is None, "%s: virsh %s" % (name, verb),
                    "%s\n%s" % ((err or "").strip()[-800:],
@@ -633,6 +637,15 @@ def run_guest(r, dom, name, verb, timeout):
             return time.monotonic() - t0
         if state == libvirt.VIR_DOMAIN_SHUTOFF:
             return time.monotonic() - t0
+        line, tail = guestboot.stall_line(new, tail)
+        if line is not None:
+            st = guestboot.stalled(
+                line, time.monotonic() - t0,
+                lambda c: qmp(dom, "human-monitor-command",
+                              {"command-line": c}),
+                os.path.dirname(console))
+            r.fail("%s: the guest powers off" % name, st.report())
+            return None
         time.sleep(0.5)
     r.fail("%s: the guest powers off" % name,
            "still running after %d s" % timeout)
@@ -798,7 +811,7 @@ def check_mirror(r, conn, args, work, fixture):
     if dom is None:
         return
     try:
-        secs = run_guest(r, dom, name, "start", args.timeout)
+        secs = run_guest(r, dom, name, "start", args.timeout, log)
         if secs is None:
             return
     finally:
@@ -1067,16 +1080,18 @@ def check_native(r, conn, args, work, fixture):
         shutil.copyfile(args.assets["VARS_aarch64"], nvram)
     t0 = time.monotonic()
     qlog = os.path.join(work, "%s-qemu.log" % domname)
+    sock = os.path.join(tempfile.mkdtemp(prefix="native-qmp-"), "qmp.sock")
     with open(qlog, "w") as f:
-        p = subprocess.Popen(run_argv, env=env, stdin=subprocess.DEVNULL,
+        p = subprocess.Popen(run_argv + ["-qmp", "unix:%s,server=on,"
+                                         "wait=off" % sock],
+                             env=env, stdin=subprocess.DEVNULL,
                              stdout=f, stderr=subprocess.STDOUT)
     placed = vcpu_threads(p, model["vcpus"], log)
-    try:
-        rc = p.wait(timeout=args.timeout)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        p.wait()
-        rc = "timeout after %d s" % args.timeout
+    # stopped at the timeout or once the guest stalls
+    rc = guestboot.watch(p, guestboot.new_lines(log), args.timeout, t0,
+                         lambda line, secs: guestboot.stalled(
+                             line, secs, guestboot.hmp_client(sock), work))
+    shutil.rmtree(os.path.dirname(sock), ignore_errors=True)
     secs = time.monotonic() - t0
     qout = open(qlog, errors="replace").read()
     r.check(placed and all(c == [cpus[-1]] for c in placed.values()),
@@ -1092,7 +1107,8 @@ def check_native(r, conn, args, work, fixture):
                    "pci-testdev, boot the guest (%d files captured, %.1f s)"
                    % (name, len(entries), secs),
                    "QEMU exit %s: %s\nconsole: %s" % (
-                       rc, qout[-600:], "\n".join(out.splitlines()[-10:]))):
+                       guestboot.describe(rc), qout[-600:],
+                       "\n".join(out.splitlines()[-10:]))):
         return
     compare_guest(r, name, fixture, os.path.join(work, domname), entries,
                   model, (mirror.STAND_IN_ID,))
