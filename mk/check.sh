@@ -301,6 +301,8 @@ libvirt_results() {
             "ok "*)   result ok "$2: ${line#ok }" ;;
             "FAIL "*) result FAIL "$2: ${line#FAIL }" "$3" ;;
             "skip "*) result skip "$2: ${line#skip }" ;;
+            # a guest that stalled once and was booted again
+            "flaky "*) result flaky "$2: ${line#flaky }" "the stall: $3" ;;
         esac
     done < "$3"
     if [ "$1" -ne 0 ] && ! grep -q '^FAIL ' "$3"; then
