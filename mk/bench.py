@@ -24,7 +24,8 @@ runs this at a tiny size (--tiny) to see that it works.
     vcpu-affinity rule naming them all) at -smp 64, 128, 256 and 512 (Arm
     virt, TCG), as seen by the QMP client, beyond an empty command's round
     trip (query-status); the same with the default rule, which moves the
-    emulator threads too (from QEMU's thread registry); and, per vCPU,
+    emulator threads too (from QEMU's thread registry), and with an
+    emulator-affinity rule, which moves them alone; and, per vCPU,
     the time from the creation of its thread to its affinity being in
     place (trace events).  --figure 4 runs this figure alone.
  5. guest boot time with and without the objects (the guest tests' MIG
@@ -206,34 +207,38 @@ class Qmp:
         self.dir.cleanup()
 
 
-def fig_repin(build, smp, runs, default=False):
-    """DEFAULT: the default rule, which places the emulator threads too,
-    instead of a rule naming every vCPU"""
+def fig_repin(build, smp, runs, rule="vcpus"):
+    """RULE: "vcpus", a vcpu-affinity rule naming every vCPU; "default",
+    the default rule, which places the emulator threads too; "emulator",
+    an emulator-affinity rule, the emulator threads alone (what the
+    default rule adds to the first)"""
     cpus = sorted(os.sched_getaffinity(0))
     qemu = os.path.join(build, "qemu-system-aarch64")
-    which = "" if default else "vcpus=0-%d," % (smp - 1)
+    obj = {"vcpus": "vcpu-affinity,id=r,vcpus=0-%d," % (smp - 1),
+           "default": "vcpu-affinity,id=r,",
+           "emulator": "emulator-affinity,id=r,"}[rule]
     q = Qmp(build, [qemu, "-machine", "virt,gic-version=3",
                     "-cpu", "cortex-a57", "-accel", "tcg", "-S",
                     "-display", "none", "-nodefaults", "-smp", str(smp),
-                    "-object", "vcpu-affinity,id=dflt,%shost-cpus=%d"
-                    % (which, cpus[0])])
+                    "-object", "%shost-cpus=%d" % (obj, cpus[0])])
     sets, empty = [], []
     for k in range(runs):
         t = time.monotonic()
         q.cmd("query-status")
         empty.append(time.monotonic() - t)
         t = time.monotonic()
-        q.cmd("qom-set", path="/objects/dflt", property="host-cpus",
+        q.cmd("qom-set", path="/objects/r", property="host-cpus",
               value=[cpus[(k + 1) % len(cpus)]])
         sets.append(time.monotonic() - t)
     info = q.cmd("query-vcpu-affinity")
     q.quit()
     want = [cpus[runs % len(cpus)]]
-    ok = all(v.get("affinity") == want for v in info["vcpus"])
-    if default:
+    ok = rule == "emulator" or all(v.get("affinity") == want
+                                   for v in info["vcpus"])
+    if rule != "vcpus":
         ok = ok and info["emulator"].get("affinity") == want
     qom_set, rtt = statistics.median(sets), statistics.median(empty)
-    return {"vcpus": smp, "rule": "default" if default else "vcpus",
+    return {"vcpus": smp, "rule": rule,
             "median-ms-qom-set": round(qom_set * 1000, 3),
             "median-ms-empty": round(rtt * 1000, 3),
             "ms-beyond-empty": round((qom_set - rtt) * 1000, 3),
@@ -241,16 +246,15 @@ def fig_repin(build, smp, runs, default=False):
 
 
 def fig_repin_all(build, tiny):
-    """figure 4 for both rules: one naming every vCPU, and the default
-    rule (which places the emulator threads too), at each size"""
+    """figure 4 for the three rules (fig_repin()), at each size"""
     runs = 3 if tiny else 21
-    return [fig_repin(build, smp, runs, default)
-            for default in (False, True)
+    return [fig_repin(build, smp, runs, rule)
+            for rule in ("vcpus", "default", "emulator")
             for smp in ((8,) if tiny else (64, 128, 256, 512))]
 
 
 def repin_line(r):
-    return ("    %3d vCPUs, %-7s rule: qom-set %.2f ms, empty command "
+    return ("    %3d vCPUs, %-8s rule: qom-set %.2f ms, empty command "
             "%.2f ms: %.2f ms beyond%s"
             % (r["vcpus"], r["rule"], r["median-ms-qom-set"],
                r["median-ms-empty"], r["ms-beyond-empty"],
@@ -495,7 +499,8 @@ def main():
     SRAT %d bytes (GI structures %d = 32 x %d); HMAT %d bytes (formula %d)
   3 wall-clock start-up, median of %d pairs       none %.1f ms, GI %.1f ms, ratio %.3f
   4 qom-set re-pinning every vCPU (Arm virt; goal at 512: < 2 ms beyond;
-    "vcpus" rule: one naming every vCPU; "default": the emulator threads too)
+    "vcpus" rule: one naming every vCPU; "default": the emulator threads too;
+    "emulator": an emulator-affinity rule, the emulator threads alone)
 %s
     vCPU thread created -> affinity in place      median %s us, max %s us (%s vCPUs)
   5 guest boot, TCG, MIG topology                 %s

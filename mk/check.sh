@@ -44,9 +44,10 @@
 # by an earlier case in the same test program).  That is a test bug to
 # look at, with the log kept, not a regression to stop CI on.
 #
-# A guest test is flaky in the same way when its guest's kernel reported a
-# stall (RCU stall, hung task, soft lockup) and the guest passed when
-# booted again (tests/guest/guestboot.py stops a stalled guest at once,
+# A guest test is flaky in the same way when its guest stalled (its kernel
+# reported an RCU stall, hung task or soft lockup, or an x86 vCPU stayed
+# halted with an interrupt in service) and the guest passed when booted
+# again (tests/guest/guestboot.py stops a stalled guest at once,
 # keeps what its vCPUs were doing, and forgives one stall per test; a
 # second one fails it).  Under TCG on a loaded host, a Linux guest's vCPU
 # can end up halted with its local APIC timer's vector in service and

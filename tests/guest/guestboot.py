@@ -232,11 +232,61 @@ def stall_line(new, tail):
     return None, text[text.rfind("\n") + 1:]
 
 
-def watch(p, new, timeout, start, on_stall):
+def stuck_vcpus(hmp):
+    """The x86 vCPUs (HMP through HMP, a function) that are halted with an
+    interrupt in service, as "vCPU N (vector V)": Linux never halts in an
+    interrupt handler, so that interrupt was taken and never acknowledged
+    (end of interrupt), and the vCPU takes no interrupt of its priority
+    again.  A guest can sit there without printing anything: when the
+    vCPU is the one that keeps time, its watchdogs do not run either."""
+    regs = hmp("info registers -a")
+    stuck = []
+    for m in re.finditer(r"^CPU#(\d+)\s*\n(.*?)(?=^CPU#|\Z)", regs,
+                         re.M | re.S):
+        if not re.search(r"\bHLT=1\b", m.group(2)):
+            continue
+        isr = re.search(r"^ISR\s+(.*)$", hmp("info lapic %s" % m.group(1)),
+                        re.M)
+        if isr and isr.group(1).strip() not in ("", "(none)"):
+            stuck.append("vCPU %s (vector %s)" % (m.group(1),
+                                                   isr.group(1).strip()))
+    return stuck
+
+
+class StuckProbe:
+    """Called often: asks stuck_vcpus() through HMP (a function) every
+    EVERY seconds, and returns what to report once it named the same
+    vCPUs TIMES times in a row (else None)"""
+    EVERY = 5
+    TIMES = 3
+
+    def __init__(self, hmp):
+        self.hmp, self.last, self.seen = hmp, time.monotonic(), []
+
+    def __call__(self):
+        now = time.monotonic()
+        if now - self.last < self.EVERY:
+            return None
+        self.last = now
+        try:
+            stuck = stuck_vcpus(self.hmp)
+        except Exception:   # noqa: QMP not up yet, or QEMU exiting
+            stuck = []
+        self.seen = (self.seen + [stuck])[-self.TIMES:]
+        if not stuck or self.seen.count(stuck) < self.TIMES:
+            return None
+        return ("%s halted for %d s with an interrupt in service, never "
+                "acknowledged" % (", ".join(stuck),
+                                  self.EVERY * (self.TIMES - 1)))
+
+
+def watch(p, new, timeout, start, on_stall, hmp=None):
     """Wait for process P, whose console NEW() returns bit by bit (see
     new_output()): its exit status, "timeout after N s" (P killed), or, if
-    the guest stalls, ON_STALL(the console line, seconds) (P killed)"""
-    tail = ""
+    the guest stalls, ON_STALL(what says so, seconds) (P killed).  The
+    guest stalls when its kernel says so on the console or, with HMP (a
+    function), when StuckProbe finds vCPUs stuck."""
+    tail, probe = "", StuckProbe(hmp) if hmp else (lambda: None)
     while True:
         try:
             return p.wait(0.5)
@@ -247,6 +297,8 @@ def watch(p, new, timeout, start, on_stall):
             rc = "timeout after %d s" % timeout
         else:
             line, tail = stall_line(new, tail)
+            if line is None:
+                line = probe()
             if line is None:
                 continue
             rc = on_stall(line, secs)
@@ -288,7 +340,7 @@ def run_once(cmd, workdir, timeout):
     reader.start()
     rc = watch(p, new_output(buf), timeout, start,
                lambda line, secs: stalled(line, secs, hmp_client(sock),
-                                          workdir))
+                                          workdir), hmp_client(sock))
     # (a child the command left may hold the console open)
     reader.join(10)
     shutil.rmtree(sockdir, ignore_errors=True)
@@ -349,7 +401,8 @@ class Console:
         self.rc = watch(self.p, new_output(self.out), timeout,
                         time.monotonic(),
                         lambda line, secs: stalled(
-                            line, secs, hmp, os.path.dirname(self.sock)))
+                            line, secs, hmp, os.path.dirname(self.sock)),
+                        hmp)
         self.reader.join(10)
         try:
             self.mon.close()

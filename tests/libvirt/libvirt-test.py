@@ -650,6 +650,10 @@ def run_guest(r, dom, name, verb, timeout, console):
     (Results.forgive())"""
     t0 = time.monotonic()
     new, tail = guestboot.new_lines(console), ""
+
+    def hmp(command):
+        return qmp(dom, "human-monitor-command", {"command-line": command})
+    probe = guestboot.StuckProbe(hmp)
     _, err = attempt(300, {"start": dom.create, "resume": dom.resume}[verb])
     if not r.check(err is None, "%s: virsh %s" % (name, verb),
                    "%s\n%s" % ((err or "").strip()[-800:],
@@ -664,12 +668,11 @@ def run_guest(r, dom, name, verb, timeout, console):
         if state == libvirt.VIR_DOMAIN_SHUTOFF:
             return time.monotonic() - t0
         line, tail = guestboot.stall_line(new, tail)
+        if line is None:
+            line = probe()
         if line is not None:
-            st = guestboot.stalled(
-                line, time.monotonic() - t0,
-                lambda c: qmp(dom, "human-monitor-command",
-                              {"command-line": c}),
-                os.path.dirname(console))
+            st = guestboot.stalled(line, time.monotonic() - t0, hmp,
+                                   os.path.dirname(console))
             if r.forgive(name, st):
                 return STALLED
             r.fail("%s: the guest powers off" % name, st.report())
@@ -1124,7 +1127,7 @@ def check_native(r, conn, args, work, fixture):
         rc = guestboot.watch(p, guestboot.new_lines(log), args.timeout, t0,
                              lambda line, secs: guestboot.stalled(
                                  line, secs, guestboot.hmp_client(sock),
-                                 work))
+                                 work), guestboot.hmp_client(sock))
         shutil.rmtree(os.path.dirname(sock), ignore_errors=True)
         if not (isinstance(rc, guestboot.Stalled) and r.forgive(name, rc)):
             break
