@@ -147,6 +147,12 @@ def hmp_client(sock):
     return hmp
 
 
+def cpu_blocks(regs):
+    """(vCPU index, its part) of each vCPU in `info registers -a`"""
+    return [(int(m.group(1)), m.group(2)) for m in re.finditer(
+        r"^CPU#(\d+)\s*\n(.*?)(?=^CPU#|\Z)", regs, re.M | re.S)]
+
+
 def vcpu_state(hmp):
     """What the vCPUs are doing, from HMP (a function): a line per vCPU
     (x86: halted or not, its local APIC timer's mode, the vectors in
@@ -154,9 +160,7 @@ def vcpu_state(hmp):
     dump read, as one text"""
     regs = hmp("info registers -a")
     dumps, lines = ["== info registers -a", regs], []
-    for m in re.finditer(r"^CPU#(\d+)\s*\n(.*?)(?=^CPU#|\Z)", regs,
-                         re.M | re.S):
-        n, block = int(m.group(1)), m.group(2)
+    for n, block in cpu_blocks(regs):
         hlt = re.search(r"\bHLT=(\d)", block)
         if not hlt:
             pc = re.search(r"\bPC=([0-9a-f]+)", block)
@@ -241,15 +245,12 @@ def stuck_vcpus(hmp):
     vCPU is the one that keeps time, its watchdogs do not run either."""
     regs = hmp("info registers -a")
     stuck = []
-    for m in re.finditer(r"^CPU#(\d+)\s*\n(.*?)(?=^CPU#|\Z)", regs,
-                         re.M | re.S):
-        if not re.search(r"\bHLT=1\b", m.group(2)):
+    for n, block in cpu_blocks(regs):
+        if not re.search(r"\bHLT=1\b", block):
             continue
-        isr = re.search(r"^ISR\s+(.*)$", hmp("info lapic %s" % m.group(1)),
-                        re.M)
+        isr = re.search(r"^ISR\s+(.*)$", hmp("info lapic %d" % n), re.M)
         if isr and isr.group(1).strip() not in ("", "(none)"):
-            stuck.append("vCPU %s (vector %s)" % (m.group(1),
-                                                   isr.group(1).strip()))
+            stuck.append("vCPU %d (vector %s)" % (n, isr.group(1).strip()))
     return stuck
 
 
