@@ -502,6 +502,30 @@ def domain_log(name):
         return ""
 
 
+def qemu_said(name, lines=6):
+    """The last LINES lines that QEMU of domain @name wrote itself (its
+    stderr, e.g. an assertion) and libvirt's closing line, from the
+    domain's log, without the command line; "" when there are none"""
+    text = domain_log(name).rsplit("starting up", 1)[-1]
+    said, continued = [], True
+    for line in text.splitlines()[1:]:
+        if continued:
+            continued = line.endswith("\\")
+            continue
+        said.append(line)
+    return "\n".join(said[-lines:])
+
+
+def guest_died(out, name):
+    """The detail of a guest whose console OUT lacks its end: the
+    console's last lines, and QEMU's own last words if it said any"""
+    detail = "last lines:\n" + "\n".join(out.splitlines()[-15:])
+    said = qemu_said(name)
+    if said:
+        detail += "\nQEMU's log (%s.log) ends:\n%s" % (name, said)
+    return detail
+
+
 def create_paused(conn, xml, name):
     """Start the transient domain @xml (named @name) paused: (the domain,
     None), or (None, why): libvirt's error and what QEMU logged meanwhile.
@@ -791,7 +815,7 @@ def check_guest(r, arch, topo_path, log, secs):
     g = numaguest.parse_guest(out)
     if not r.check("end" in g, "%s: the guest ran tests/guest/init to the "
                    "end (%.1f s)" % (arch, secs),
-                   "last lines:\n" + "\n".join(out.splitlines()[-15:])):
+                   guest_died(out, "numa-gi-%s" % arch)):
         return
     ck = numaguest.Checker(quiet=True)
     numaguest.verify(topo, g, ck)
@@ -861,7 +885,7 @@ def check_mirror(r, conn, args, work, fixture):
     if not r.check(entries and re.search(r"@@ end\s*$", out, re.M),
                    "%s: the guest captured its sysfs (%d files, %.1f s)"
                    % (name, len(entries), secs),
-                   "last lines:\n" + "\n".join(out.splitlines()[-15:])):
+                   guest_died(out, domname)):
         return
     compare_guest(r, name, fixture, os.path.join(work, domname), entries,
                   model, mirror.LIBVIRT_STAND_IN_IDS, " through libvirt")
