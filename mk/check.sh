@@ -13,7 +13,8 @@
 #   4. guest tests: Debian's Linux booted under TCG on x86 q35 and Arm
 #      virt with each topology in tests/guest/topologies/, checking what
 #      the guest sees (tests/guest/numa-guest.py; assets from
-#      mk/assets.sh guest),
+#      mk/assets.sh guest), and MMIO reads on one vCPU while another
+#      changes the memory map (tests/guest/tlb-remap.py),
 #   5. the host topology mirror: scripts/host-topology.py's errors and
 #      output (tests/host-topology/tool-test.py), and each captured host
 #      of tests/data/host-topology mirrored into a guest that must show
@@ -235,6 +236,19 @@ unit_mirror_moved() {
         passed "mirror $1 fails on the PCIe tree when ${2%%=*} is below ${2#*=} in the fixture" "$l"
     else
         result FAIL "mirror:$1 with ${2%%=*} below ${2#*=} did not fail on the PCIe tree alone" "$l"
+    fi
+}
+
+# tlbremap: MMIO reads on one vCPU while another changes the memory map
+# (tests/guest/tlb-remap.py: x86_64, multi-threaded TCG, no Linux)
+unit_tlbremap() {
+    l="$LOG/tlb-remap.log"
+    if python3 "$top/tests/guest/tlb-remap.py" --build "$BLD" \
+            --keep "${l%.log}" > "$l" 2>&1; then
+        result ok "$(tail -n 1 "$l")"
+    else
+        result FAIL "$(sed -n 's/^FAIL //p' "$l" | head -n 1 | grep . ||
+                       echo "tlb-remap")" "$l"
     fi
 }
 
@@ -462,6 +476,7 @@ for arch in aarch64 x86_64; do
         echo "guest-$arch-$t guest $arch $t" >> "$LOG/units.list"
     done
 done
+echo "tlb-remap tlbremap" >> "$LOG/units.list"
 # the most nodes, with a full HMAT, also migrates
 migrated=""
 case " $(echo $topologies) " in *" gi128 "*)
@@ -534,7 +549,7 @@ guest_ids=$(for arch in x86_64 aarch64; do
                 for t in $(arch_topologies $arch); do
                     printf ' guest-%s-%s' "$arch" "$t"
                 done
-            done)$migrated
+            done)$migrated" tlb-remap"
 echo "guest tests|$guest_ids" >> "$LOG/order"
 echo "host topology mirror|$mirror_ids" >> "$LOG/order"
 echo "libvirt|libvirt" >> "$LOG/order"
