@@ -5,8 +5,9 @@
 # with --enable-sanitizers (AddressSanitizer, which brings LeakSanitizer,
 # and UndefinedBehaviorSanitizer), for x86_64 only: every object of the
 # series exists there, and aarch64 would double the build for the same
-# code.  It runs our own qtests and the seeded QMP sequence, and the
-# generic initiator and port cases of bios-tables-test, with ASan's
+# code.  It runs our own qtests and the seeded QMP sequence, the
+# generic initiator and port cases of bios-tables-test, and
+# tests/guest/tlb-remap.py (the TCG fix of the last patch), with ASan's
 # reports written to $B/check-sanitizers/reports/ (log_path); UBSan's go
 # to QEMU's stderr, which is in the tests' logs.
 # mk/sanitizer-reports.py then reads both: it fails on any report that
@@ -99,6 +100,23 @@ cases=$(cd "$BLD" && TEST_ACPI_TCG_ONLY=1 \
         -l 2>/dev/null | grep -E '/(gi|gp)-[^/]*$')
 # shellcheck disable=SC2046
 run bios-tables-test-gi-gp bios-tables-test $(printf -- '-p %s ' $cases)
+
+# the TCG fix of the series' last patch: a TLB entry keeps the section it
+# was filled from, which RCU must keep alive while the entry can be used
+# (a use after free would be ASan's report, in a line the series adds)
+l="$LOG/tlb-remap.log"
+t0=$(date +%s)
+if python3 "$top/tests/guest/tlb-remap.py" --build "$BLD" --toggles 5000 \
+        > "$l" 2>&1; then
+    pass=$((pass + 1))
+    echo "  ok    tlb-remap: 5000 map changes under MMIO reads" \
+         "($(($(date +%s) - t0)) s)"
+else
+    fail=$((fail + 1))
+    failed="$failed tlb-remap"
+    echo "  FAIL  tlb-remap  (log: $l)"
+    grep '^FAIL' "$l" | head -n 2 | sed 's/^/        /'
+fi
 
 # the start-up errors, with ASan's notices on stderr (and any report: it
 # fails the case)
