@@ -9,26 +9,32 @@
  * ECAM's and the local APIC's in QEMU's dispatch map, and starts vCPU 1.
  * vCPU 1 reads ECAM's first dword (vendor and device of 00:00.0) and its
  * local APIC's ID register, again and again, and counts the reads that
- * do not give the first value.  Meanwhile vCPU 0 turns the testdev's
- * memory decoding off and on TOGGLES times, with stores to its command
- * register in ECAM: each store removes or adds the section, which
- * renumbers the sections after it.
+ * do not give the first value; its local APIC timer interrupts it at
+ * about 10 kHz, and the handler writes the end of interrupt.  At the
+ * end, the timer's vector must not be in service.  Meanwhile vCPU 0
+ * turns the testdev's memory decoding off and on TOGGLES times, with
+ * stores to its command register in ECAM: each store removes or adds
+ * the section, which renumbers the sections after it.
  *
  * QEMU queues the flush of vCPU 1's TLB for each new map; a read that
  * vCPU 1 began before the flush was queued uses its old TLB entry.  A
  * QEMU that looks such an entry's section number up in the new map
  * reads another section (a wrong value) or aborts; one that keeps the
- * section in the entry reads the right one.  (A write that goes astray
- * that way, such as the end-of-interrupt write of a Linux guest to its
- * local APIC, is lost.)
+ * section in the entry reads the right one.  A write that goes astray
+ * that way is lost: an end-of-interrupt write leaves the timer's vector
+ * in service, and the vCPU takes no timer interrupt again, as Linux
+ * guests that stalled showed.
  *
  * vCPU 0 prints on COM1, in hexadecimal,
  *   tlb-remap: toggles T ecam M value V expected E apic M value V expected E
- * (M: the reads that gave another value; V: the last such value) and
+ *              ticks K in-service S
+ * (M: the reads that gave another value; V: the last such value; K: the
+ * timer interrupts taken; S: non-zero if one stayed in service) and
  * writes the result to isa-debug-exit at 0xf4, so QEMU exits with status
  * (code << 1) | 1:
- *   0x10 (33)  every read gave the first value
- *   0x11 (35)  some did not
+ *   0x10 (33)  every read gave the first value, and no vector stayed
+ *              in service
+ *   0x11 (35)  some did not, or the timer's vector stayed in service
  *   0x12 (37)  ECAM is not enabled (PCIEXBAR)
  *   0x13 (39)  vCPU 1 did not start
  */
@@ -47,6 +53,18 @@
 #define COM1            0x3f8
 
 #define LAPIC_ID        0xfee00020
+#define LAPIC_TPR       0xfee00080
+#define LAPIC_EOI       0xfee000b0
+#define LAPIC_SVR       0xfee000f0
+#define LAPIC_ISR_TIMER (0xfee00100 + 0x10 * (TIMER_VECTOR / 32))
+#define LAPIC_LVT_TIMER 0xfee00320
+#define LAPIC_TIMER_INIT 0xfee00380
+#define LAPIC_TIMER_DIV 0xfee003e0
+#define LVT_PERIODIC    0x20000
+#define TIMER_VECTOR    0x40
+#define SPURIOUS_VECTOR 0xff
+/* about 10 kHz: QEMU's APIC timer counts at 1 GHz (divide by 1) */
+#define TIMER_COUNT     100000
 #define LAPIC_ICR_LO    0xfee00300
 #define LAPIC_ICR_HI    0xfee00310
 #define ICR_INIT        0x00004500
@@ -153,12 +171,21 @@ _start:
     mov $msg_apic, %esi
     mov $apic_result, %edi
     call put_result
+    mov $msg_ticks, %esi
+    call puts
+    mov ticks, %eax
+    call puthex
+    mov $msg_in_service, %esi
+    call puts
+    mov timer_in_service, %eax
+    call puthex
     mov $msg_nl, %esi
     call puts
 
     mov $0x10, %al
     mov ecam_result + MISMATCHES, %ecx
     or apic_result + MISMATCHES, %ecx
+    or timer_in_service, %ecx
     jz done
     mov $0x11, %al
     jmp done
@@ -179,6 +206,30 @@ ap_main:
     mov %ax, %ds
     mov %ax, %es
     mov %ax, %ss
+    mov $ap_stack_top, %esp
+
+    /* every vector to an iret, the timer's to timer_handler */
+    mov $idt, %edi
+    mov $ignore_handler, %eax
+    mov $256, %ecx
+1:
+    call set_gate
+    add $8, %edi
+    dec %ecx
+    jnz 1b
+    mov $(idt + 8 * TIMER_VECTOR), %edi
+    mov $timer_handler, %eax
+    call set_gate
+    lidt idt_desc
+
+    /* the local APIC timer, periodic, with interrupts on */
+    movl $(0x100 | SPURIOUS_VECTOR), LAPIC_SVR
+    movl $0, LAPIC_TPR
+    movl $0xb, LAPIC_TIMER_DIV
+    movl $(LVT_PERIODIC | TIMER_VECTOR), LAPIC_LVT_TIMER
+    movl $TIMER_COUNT, LAPIC_TIMER_INIT
+    sti
+
     mov ecam, %esi
     mov $LAPIC_ID, %edi
     mov (%edi), %eax
@@ -199,10 +250,39 @@ ap_main:
 3:
     cmpl $0, stop
     je 1b
+
+    /*
+     * Here, outside the handler, no interrupt can be in service unless
+     * its end-of-interrupt write was lost
+     */
+    cli
+    mov LAPIC_ISR_TIMER, %eax
+    and $(1 << (TIMER_VECTOR % 32)), %eax
+    mov %eax, timer_in_service
+    movl $0, LAPIC_LVT_TIMER + 0
+    movl $0, LAPIC_TIMER_INIT
     lock incl ap_done
 4:
     hlt
     jmp 4b
+
+/* set_gate: a 32-bit interrupt gate to %eax at %edi */
+set_gate:
+    mov %eax, %edx
+    and $0xffff, %edx
+    or $(0x08 << 16), %edx
+    mov %edx, (%edi)
+    mov %eax, %edx
+    and $0xffff0000, %edx
+    or $0x8e00, %edx
+    mov %edx, 4(%edi)
+    ret
+
+timer_handler:
+    incl ticks
+    movl $0, LAPIC_EOI
+ignore_handler:
+    iret
 
 /* put_result: the string at %esi, then the result at %edi, on COM1 */
 put_result:
@@ -277,6 +357,11 @@ ecam:       .long 0
 ap_ready:   .long 0
 stop:       .long 0
 ap_done:    .long 0
+ticks:      .long 0
+timer_in_service: .long 0
+idt_desc:
+    .word 256 * 8 - 1
+    .long idt
 /* what vCPU 1 read: the first value, the other reads, the last other */
 ecam_result: .long 0, 0, 0
 apic_result: .long 0, 0, 0
@@ -285,9 +370,16 @@ msg_ecam:       .asciz " ecam "
 msg_apic:       .asciz " apic "
 msg_value:      .asciz " value "
 msg_expect:     .asciz " expected "
+msg_ticks:      .asciz " ticks "
+msg_in_service: .asciz " in-service "
 msg_nl:         .asciz "\n"
 
     .bss
     .align 16
     .space 4096
 stack_top:
+    .space 4096
+ap_stack_top:
+    .align 8
+idt:
+    .space 256 * 8

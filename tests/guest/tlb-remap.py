@@ -6,9 +6,10 @@ the memory map (TCG).
 Builds tests/guest/tlb-remap.S, a multiboot program, and boots it on a
 2-vCPU q35 machine under multi-threaded TCG with a pci-testdev at
 00:03.0 and isa-debug-exit.  vCPU 1 reads the first dword of PCIe ECAM
-and its local APIC's ID over and over while vCPU 0 turns the testdev's
-memory decoding, below both, off and on; every read must give the first
-value.  A QEMU that
+and its local APIC's ID over and over, and acknowledges its local APIC
+timer's interrupts, while vCPU 0 turns the testdev's memory decoding,
+below both, off and on; every read must give the first value, and the
+timer interrupt must not stay in service.  A QEMU that
 resolves a TLB entry filled before a change of the map in the map after
 it reads another device there, or aborts in iotlb_to_section().
 
@@ -27,7 +28,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 # QEMU's status for isa-debug-exit's codes: (code << 1) | 1
 RESULTS = {33: None,
-           35: "vCPU 1 read another value",
+           35: "vCPU 1 read another value, or lost an end-of-interrupt",
            37: "ECAM is not enabled (PCIEXBAR)",
            39: "vCPU 1 did not start"}
 
@@ -90,7 +91,8 @@ def main():
         print("\n".join("    " + line for line in said[-10:]))
         if rc in RESULTS and RESULTS[rc] is None:
             print("tlb-remap: %d map changes under vCPU 1's reads of ECAM "
-                  "and of its local APIC, every read reached its device"
+                  "and of its local APIC and its timer interrupts' "
+                  "end-of-interrupt writes, every access reached its device"
                   % args.toggles)
             return 0
         if rc in RESULTS:
@@ -100,13 +102,17 @@ def main():
         else:
             why = "QEMU exit %s" % rc
         m = re.search(r"toggles (\w+) ecam (\w+) value (\w+) expected "
-                      r"(\w+) apic (\w+) value (\w+) expected (\w+)", out)
+                      r"(\w+) apic (\w+) value (\w+) expected (\w+) "
+                      r"ticks (\w+) in-service (\w+)", out)
         if m and rc == 35:
             n = [int(x, 16) for x in m.groups()]
             why = ("during %d map changes, vCPU 1's reads of ECAM gave "
                    "another value %d times (the last 0x%08x, not 0x%08x), "
                    "of its local APIC's ID %d times (0x%08x, not 0x%08x)"
-                   % tuple(n))
+                   % tuple(n[:7]))
+            if n[8]:
+                why += ("; its timer interrupt stayed in service after %d "
+                        "ticks: an end-of-interrupt write was lost" % n[7])
         else:
             why += ": " + (said[-1] if said else "(nothing printed)")
         print("FAIL tlb-remap: %s" % why)
