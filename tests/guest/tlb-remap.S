@@ -71,7 +71,12 @@
 #define ICR_STARTUP     0x00004600
 /* vCPU 1 starts in real mode at TRAMPOLINE, a page below 1 MiB */
 #define TRAMPOLINE      0x8000
-#define WAIT            200000000
+/*
+ * how many times vCPU 0 looks for vCPU 1's answer before it gives up:
+ * the most a register holds, many seconds under TCG, so that a loaded
+ * host that runs vCPU 1's thread late does not fail the test
+ */
+#define WAIT            0xffffffff
 
 /* the fields of ecam_result and apic_result */
 #define EXPECT          0
