@@ -61,6 +61,7 @@
 #define LAPIC_TIMER_INIT 0xfee00380
 #define LAPIC_TIMER_DIV 0xfee003e0
 #define LVT_PERIODIC    0x20000
+#define LVT_MASKED      0x10000
 #define TIMER_VECTOR    0x40
 #define SPURIOUS_VECTOR 0xff
 /* about 10 kHz: QEMU's APIC timer counts at 1 GHz (divide by 1) */
@@ -264,7 +265,7 @@ ap_main:
     mov LAPIC_ISR_TIMER, %eax
     and $(1 << (TIMER_VECTOR % 32)), %eax
     mov %eax, timer_in_service
-    movl $0, LAPIC_LVT_TIMER + 0
+    movl $(LVT_MASKED | TIMER_VECTOR), LAPIC_LVT_TIMER
     movl $0, LAPIC_TIMER_INIT
     lock incl ap_done
 4:
