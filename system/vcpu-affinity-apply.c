@@ -148,40 +148,74 @@ static const unsigned long *rule_host_set(AffinityRule *r, Error **errp)
 
 typedef struct ThreadPin {
     pid_t tid;
+    /* with a placing rule: whether it places one of the thread's vCPUs */
+    bool placed;
     /* affinity_host_nbits: a rule's host set, or @shared */
     const unsigned long *want;
     /* the union of the sets of the vCPUs sharing the thread, if several */
     unsigned long *shared;
-    unsigned long *old;             /* NULL until read */
+    /* what the thread had: what QEMU last gave it, else read (@old) */
+    struct AppliedSet *old_applied;
+    unsigned long *old;
     unsigned long old_nbits;
 } ThreadPin;
 
 /*
- * The host CPUs that QEMU last gave each thread (thread id -> bitmap of
- * affinity_host_nbits bits), so that a change need not read every
- * thread's affinity back from the kernel to be able to undo itself: a
- * failed change puts these back.  A thread that QEMU has not placed yet
- * is read.
+ * The host CPUs that QEMU last gave each thread (thread id -> AppliedSet),
+ * so that a change need not read every thread's affinity back from the
+ * kernel to be able to undo itself: a failed change puts these back.  A
+ * thread that QEMU has not placed yet is read.  The threads given a set
+ * in one change share one copy of it: a change costs an allocation per
+ * distinct set, not per thread.  Used under the BQL only.
  */
+typedef struct AppliedSet {
+    unsigned int refs;
+    unsigned long bits[];
+} AppliedSet;
+
 static GHashTable *applied_sets;
 
-static unsigned long *applied_take(pid_t tid)
+static AppliedSet *applied_set_new(const unsigned long *bits)
 {
-    unsigned long *set = NULL;
+    size_t size = BITS_TO_LONGS(affinity_host_nbits) * sizeof(unsigned long);
+    AppliedSet *set = g_malloc(sizeof(*set) + size);
 
-    if (applied_sets) {
-        set = g_hash_table_lookup(applied_sets, GINT_TO_POINTER(tid));
-        g_hash_table_steal(applied_sets, GINT_TO_POINTER(tid));
-    }
+    set->refs = 1;
+    memcpy(set->bits, bits, size);
     return set;
 }
 
-static void applied_put(pid_t tid, unsigned long *set)
+static AppliedSet *applied_set_ref(AppliedSet *set)
+{
+    set->refs++;
+    return set;
+}
+
+static void applied_set_unref(gpointer p)
+{
+    AppliedSet *set = p;
+
+    if (set && !--set->refs) {
+        g_free(set);
+    }
+}
+
+/* Record that QEMU gave thread @tid @set (taking a reference) */
+static void applied_put(pid_t tid, AppliedSet *set)
 {
     if (!applied_sets) {
-        applied_sets = g_hash_table_new_full(NULL, NULL, NULL, g_free);
+        applied_sets = g_hash_table_new_full(NULL, NULL, NULL,
+                                             applied_set_unref);
     }
-    g_hash_table_insert(applied_sets, GINT_TO_POINTER(tid), set);
+    g_hash_table_insert(applied_sets, GINT_TO_POINTER(tid),
+                        applied_set_ref(set));
+}
+
+static void applied_forget(pid_t tid)
+{
+    if (applied_sets) {
+        g_hash_table_remove(applied_sets, GINT_TO_POINTER(tid));
+    }
 }
 
 static gboolean applied_gone(gpointer tid, gpointer set, gpointer by_tid)
@@ -201,17 +235,26 @@ static void thread_pin_clear(gpointer p)
 
     g_free(t->shared);
     g_free(t->old);
+    applied_set_unref(t->old_applied);
 }
 
-/* Add @want for @tid; a thread shared by several vCPUs gets the union */
-static void pins_add(ThreadPins *pins, pid_t tid, const unsigned long *want)
+/*
+ * Add @want for @tid; a thread shared by several vCPUs gets the union,
+ * and is @placed if one of them is
+ */
+static void pins_add(ThreadPins *pins, pid_t tid, const unsigned long *want,
+                     bool placed)
 {
     guint i = GPOINTER_TO_UINT(g_hash_table_lookup(pins->by_tid,
                                                    GINT_TO_POINTER(tid)));
-    ThreadPin *t, new = { .tid = tid, .want = want };
+    ThreadPin *t, new = { .tid = tid, .want = want, .placed = placed };
 
     if (i) {
         t = &g_array_index(pins->list, ThreadPin, i - 1);
+        t->placed |= placed;
+        if (t->want == want) {
+            return;
+        }
         if (!t->shared) {
             t->shared = bitmap_new(affinity_host_nbits);
             bitmap_copy(t->shared, t->want, affinity_host_nbits);
@@ -236,8 +279,23 @@ static void pins_add_emulator(ThreadPins *pins, const unsigned long *want)
     guint i;
 
     for (i = 0; i < threads->len; i++) {
-        pins_add(pins, g_array_index(threads, QemuThreadEntry, i).tid, want);
+        pins_add(pins, g_array_index(threads, QemuThreadEntry, i).tid, want,
+                 true);
     }
+}
+
+/* What thread @t has now, before it is changed: false if it has exited */
+static bool thread_pin_read_old(ThreadPin *t, Error **errp)
+{
+    AppliedSet *set = applied_sets ?
+        g_hash_table_lookup(applied_sets, GINT_TO_POINTER(t->tid)) : NULL;
+
+    if (set) {
+        t->old_applied = applied_set_ref(set);
+        return true;
+    }
+    return qemu_thread_id_get_affinity(t->tid, &t->old, &t->old_nbits,
+                                       errp) != -ESRCH;
 }
 
 /*
@@ -253,10 +311,9 @@ bool affinity_apply(CPUState *only, AffinityRule *placed_by,
     g_autoptr(GHashTable) by_tid = g_hash_table_new(NULL, NULL);
     ThreadPins pins = { list, by_tid };
     g_auto(RuleMap) map = {};
-    g_autoptr(GHashTable) affected = NULL;
     AffinityRule *rule;
-    const unsigned long *want;
-    unsigned long *set;
+    const unsigned long *want, *last_want = NULL;
+    AppliedSet *set = NULL;
     Error *err = NULL;
     CPUState *cpu;
     guint i, done;
@@ -264,21 +321,10 @@ bool affinity_apply(CPUState *only, AffinityRule *placed_by,
 
     g_array_set_clear_func(list, thread_pin_clear);
     rule_map_init(&map);
-    if (placed_by) {
-        /* the threads of its vCPUs, with all their vCPUs */
-        affected = g_hash_table_new(NULL, NULL);
-        CPU_FOREACH(cpu) {
-            if (vcpu_rule(&map, cpu->cpu_index) == placed_by) {
-                g_hash_table_add(affected, GINT_TO_POINTER(cpu->thread_id));
-            }
-        }
-    }
     CPU_FOREACH(cpu) {
         /* with @only, every vCPU on its thread (single-threaded TCG) */
         if (cpu->thread_id <= 0 ||
-            (only && cpu->thread_id != only->thread_id) ||
-            (affected && !g_hash_table_contains(
-                affected, GINT_TO_POINTER(cpu->thread_id)))) {
+            (only && cpu->thread_id != only->thread_id)) {
             continue;
         }
         rule = vcpu_rule(&map, cpu->cpu_index);
@@ -286,7 +332,8 @@ bool affinity_apply(CPUState *only, AffinityRule *placed_by,
         if (!want) {
             return false;
         }
-        pins_add(&pins, cpu->thread_id, want);
+        /* with @placed_by, the threads of its vCPUs, with all their vCPUs */
+        pins_add(&pins, cpu->thread_id, want, !placed_by || rule == placed_by);
     }
     rule = emulator_rule(&map);
     if (!only && (!placed_by || rule == placed_by)) {
@@ -300,29 +347,40 @@ bool affinity_apply(CPUState *only, AffinityRule *placed_by,
     for (done = 0; done < list->len; done++) {
         ThreadPin *t = &g_array_index(list, ThreadPin, done);
 
-        t->old = applied_take(t->tid);
-        t->old_nbits = affinity_host_nbits;
-        if (!t->old) {
-            ret = qemu_thread_id_get_affinity(t->tid, &t->old,
-                                              &t->old_nbits, &err);
+        if (!t->placed) {
+            continue;
         }
-        if (!ret) {
+        if (!thread_pin_read_old(t, &err)) {
+            /* the thread has exited meanwhile */
+            error_free(err);
+            err = NULL;
+            continue;
+        }
+        if (!err) {
             ret = qemu_thread_id_set_affinity(t->tid, t->want,
                                               affinity_host_nbits, &err);
         }
         if (ret == -ESRCH) {
-            /* the thread has exited meanwhile */
+            /* nothing to put back either */
             error_free(err);
             err = NULL;
             ret = 0;
+            applied_forget(t->tid);
+            applied_set_unref(t->old_applied);
+            t->old_applied = NULL;
+            g_clear_pointer(&t->old, g_free);
             continue;
         }
-        if (ret) {
+        if (err) {
+            ret = -EIO;
             error_propagate(errp, err);
             break;
         }
-        set = bitmap_new(affinity_host_nbits);
-        bitmap_copy(set, t->want, affinity_host_nbits);
+        if (t->want != last_want) {
+            applied_set_unref(set);
+            set = applied_set_new(t->want);
+            last_want = t->want;
+        }
         applied_put(t->tid, set);
         if (trace_event_get_state_backends(TRACE_VCPU_AFFINITY_SET)) {
             g_autofree char *cpus = qemu_host_cpus_to_str(t->want,
@@ -331,6 +389,7 @@ bool affinity_apply(CPUState *only, AffinityRule *placed_by,
             trace_vcpu_affinity_set(t->tid, cpus);
         }
     }
+    applied_set_unref(set);
     if (!ret) {
         if (!only && !placed_by && applied_sets) {
             /* every thread was placed: forget those that have gone */
@@ -339,23 +398,20 @@ bool affinity_apply(CPUState *only, AffinityRule *placed_by,
         return true;
     }
     /* undo, up to the thread that failed, which is unchanged */
-    for (i = 0; i <= done; i++) {
+    for (i = 0; i < done; i++) {
         ThreadPin *t = &g_array_index(list, ThreadPin, i);
 
-        if (applied_sets) {
-            g_hash_table_remove(applied_sets, GINT_TO_POINTER(t->tid));
-        }
-        if (!t->old) {
+        if (!t->placed) {
             continue;
         }
-        if (i < done) {
+        if (t->old_applied) {
+            qemu_thread_id_set_affinity(t->tid, t->old_applied->bits,
+                                        affinity_host_nbits, NULL);
+            applied_put(t->tid, t->old_applied);
+        } else if (t->old) {
             qemu_thread_id_set_affinity(t->tid, t->old, t->old_nbits, NULL);
-        }
-        if (t->old_nbits == affinity_host_nbits) {
-            applied_put(t->tid, t->old);
-            t->old = NULL;
+            applied_forget(t->tid);
         }
     }
     return false;
 }
-

@@ -137,15 +137,19 @@ static int thread_id_get(void *opaque, size_t setsize, cpu_set_t *set)
     return sched_getaffinity(tid, setsize, set) ? errno : 0;
 }
 
+/*
+ * Linux takes the mask as an array of unsigned long, CPU N being bit
+ * N % BITS_PER_LONG of word N / BITS_PER_LONG (and zero-fills what is
+ * shorter than its own): a bitmap's layout, so it goes as it is.  Placing
+ * every thread of a large VM then costs no copy and no allocation.
+ */
 static int thread_id_set(pid_t tid, const unsigned long *host_cpus,
                          unsigned long nbits)
 {
-    size_t setsize;
-    cpu_set_t *set = qemu_cpu_set_new(host_cpus, nbits, &setsize);
-    int ret = sched_setaffinity(tid, setsize, set) ? -errno : 0;
+    size_t size = BITS_TO_LONGS(nbits) * sizeof(unsigned long);
 
-    CPU_FREE(set);
-    return ret;
+    return sched_setaffinity(tid, size, (const cpu_set_t *)host_cpus) ?
+        -errno : 0;
 }
 
 int qemu_thread_id_get_affinity(pid_t tid, unsigned long **host_cpus,
