@@ -26,9 +26,10 @@ runs this at a tiny size (--tiny) to see that it works.
     same command naming no object (fig_repin()); the same with the
     default rule, which moves the emulator threads too (from QEMU's
     thread registry), and with an emulator-affinity rule, which moves
-    them alone; and, per vCPU, the time from the creation of its thread
-    to its affinity being in place (trace events).  --figure 4 runs this
-    figure alone.
+    them alone; the host's floor for as many threads, the same calls
+    from a bare C loop (mk/affinity-floor.c); and, per vCPU, the time
+    from the creation of its thread to its affinity being in place
+    (trace events).  --figure 4 runs this figure alone.
  5. guest boot time with and without the objects (the guest tests' MIG
     topology), x86 q35 and Arm virt, TCG.
  6. resident memory (VmRSS of QEMU -S, median of 5 runs) that one object
@@ -264,6 +265,34 @@ def fig_repin_all(build, tiny):
             for smp in ((8,) if tiny else (64, 128, 256, 512))]
 
 
+def fig_floor_all(tiny):
+    """figure 4's floor: mk/affinity-floor.c, the same sched_setaffinity()
+    calls from a bare C loop, the calling thread free ("vcpus" rule) or
+    moving itself last ("default" rule), at each size"""
+    with tempfile.TemporaryDirectory() as d:
+        exe = os.path.join(d, "affinity-floor")
+        subprocess.run([os.environ.get("CC", "cc"), "-O2", "-pthread", "-o",
+                        exe, os.path.join(TOP, "mk", "affinity-floor.c")],
+                       check=True)
+        out = []
+        for n in ((8,) if tiny else (64, 128, 256, 512)):
+            r = {"threads": n}
+            for mode in ("free", "follow"):
+                med, low = subprocess.run(
+                    [exe, str(n), "3" if tiny else "41", mode], check=True,
+                    stdout=subprocess.PIPE).stdout.decode().split()
+                r["median-ms-" + mode] = float(med)
+                r["min-ms-" + mode] = float(low)
+            out.append(r)
+        return out
+
+
+def floor_line(r):
+    return ("    %3d threads, bare C loop: caller free %.2f ms, caller "
+            "moving itself last %.2f ms"
+            % (r["threads"], r["median-ms-free"], r["median-ms-follow"]))
+
+
 def repin_line(r):
     return ("    %3d vCPUs, %-8s rule: qom-set %.2f ms, to no object "
             "%.2f ms: %.2f ms beyond%s"
@@ -400,6 +429,8 @@ def main():
     if a.figure:
         for r in fig_repin_all(a.build, a.tiny):
             print(repin_line(r), flush=True)
+        for r in fig_floor_all(a.tiny):
+            print(floor_line(r), flush=True)
         return 0
     if not a.assets or not a.out:
         ap.error("--assets and --out are needed for every figure")
@@ -430,6 +461,7 @@ def main():
                                                         runs, "node0")}
     res["wall"] = fig_wall(x86, nodes, devs, 3 if a.tiny else 11)
     res["repin"] = fig_repin_all(a.build, a.tiny)
+    res["repin-floor"] = fig_floor_all(a.tiny)
     res["creation"] = fig_creation(a.build, 2 if a.tiny else 8)
     res["memory"] = fig_memory(a.build, nodes, devs, 1 if a.tiny else 5)
 
@@ -479,7 +511,8 @@ def main():
     fig2 = ("none %d, GI %d, secret %d\n"
             "    GI cost / trivial-object cost                 %.2f"
             % (h["none"], h["gi"], h["secret"], h["ratio"]))
-    fig4 = "\n".join(repin_line(r) for r in res["repin"])
+    fig4 = "\n".join([repin_line(r) for r in res["repin"]] +
+                     [floor_line(r) for r in res["repin-floor"]])
     fig_up = ""
     if "upstream" in res:
         u, u1 = (res["upstream"]["instructions"],
