@@ -218,16 +218,10 @@ static void applied_forget(pid_t tid)
     }
 }
 
-static gboolean applied_gone(gpointer tid, gpointer set, gpointer by_tid)
+static gboolean applied_gone(gpointer tid, gpointer set, gpointer placed)
 {
-    return !g_hash_table_contains(by_tid, tid);
+    return !g_hash_table_contains(placed, tid);
 }
-
-/* The threads to place, in order, and by thread id (index + 1 in list) */
-typedef struct ThreadPins {
-    GArray *list;
-    GHashTable *by_tid;
-} ThreadPins;
 
 static void thread_pin_clear(gpointer p)
 {
@@ -239,33 +233,34 @@ static void thread_pin_clear(gpointer p)
 }
 
 /*
- * Add @want for @tid; a thread shared by several vCPUs gets the union,
- * and is @placed if one of them is
+ * Add @want for @tid to @pins; a thread shared by several vCPUs gets the
+ * union, and is @placed if one of them is.  The vCPUs sharing a thread
+ * (TCG's single thread, without MTTCG) come one after the other in
+ * CPU_FOREACH, and no emulator thread is a vCPU thread: only the last pin
+ * can be the same thread, and no lookup is needed.
  */
-static void pins_add(ThreadPins *pins, pid_t tid, const unsigned long *want,
+static void pins_add(GArray *pins, pid_t tid, const unsigned long *want,
                      bool placed)
 {
-    guint i = GPOINTER_TO_UINT(g_hash_table_lookup(pins->by_tid,
-                                                   GINT_TO_POINTER(tid)));
     ThreadPin *t, new = { .tid = tid, .want = want, .placed = placed };
 
-    if (i) {
-        t = &g_array_index(pins->list, ThreadPin, i - 1);
-        t->placed |= placed;
-        if (t->want == want) {
+    if (pins->len) {
+        t = &g_array_index(pins, ThreadPin, pins->len - 1);
+        if (t->tid == tid) {
+            t->placed |= placed;
+            if (t->want == want) {
+                return;
+            }
+            if (!t->shared) {
+                t->shared = bitmap_new(affinity_host_nbits);
+                bitmap_copy(t->shared, t->want, affinity_host_nbits);
+                t->want = t->shared;
+            }
+            bitmap_or(t->shared, t->shared, want, affinity_host_nbits);
             return;
         }
-        if (!t->shared) {
-            t->shared = bitmap_new(affinity_host_nbits);
-            bitmap_copy(t->shared, t->want, affinity_host_nbits);
-            t->want = t->shared;
-        }
-        bitmap_or(t->shared, t->shared, want, affinity_host_nbits);
-        return;
     }
-    g_array_append_val(pins->list, new);
-    g_hash_table_insert(pins->by_tid, GINT_TO_POINTER(tid),
-                        GUINT_TO_POINTER(pins->list->len));
+    g_array_append_val(pins, new);
 }
 
 /*
@@ -273,7 +268,7 @@ static void pins_add(ThreadPins *pins, pid_t tid, const unsigned long *want,
  * IOThreads and thread contexts, from the thread registry, in thread id
  * order
  */
-static void pins_add_emulator(ThreadPins *pins, const unsigned long *want)
+static void pins_add_emulator(GArray *pins, const unsigned long *want)
 {
     g_autoptr(GArray) threads = qemu_thread_registry_list(true);
     guint i;
@@ -282,6 +277,19 @@ static void pins_add_emulator(ThreadPins *pins, const unsigned long *want)
         pins_add(pins, g_array_index(threads, QemuThreadEntry, i).tid, want,
                  true);
     }
+}
+
+/* Forget what QEMU gave threads that are not in @pins: they have gone */
+static void applied_prune(GArray *pins)
+{
+    g_autoptr(GHashTable) placed = g_hash_table_new(NULL, NULL);
+    guint i;
+
+    for (i = 0; i < pins->len; i++) {
+        g_hash_table_add(placed, GINT_TO_POINTER(
+                             g_array_index(pins, ThreadPin, i).tid));
+    }
+    g_hash_table_foreach_remove(applied_sets, applied_gone, placed);
 }
 
 /* What thread @t has now, before it is changed: false if it has exited */
@@ -307,9 +315,7 @@ static bool thread_pin_read_old(ThreadPin *t, Error **errp)
 bool affinity_apply(CPUState *only, AffinityRule *placed_by,
                     Error **errp)
 {
-    g_autoptr(GArray) list = g_array_new(false, false, sizeof(ThreadPin));
-    g_autoptr(GHashTable) by_tid = g_hash_table_new(NULL, NULL);
-    ThreadPins pins = { list, by_tid };
+    g_autoptr(GArray) list = NULL;
     g_auto(RuleMap) map = {};
     AffinityRule *rule;
     const unsigned long *want, *last_want = NULL;
@@ -319,12 +325,19 @@ bool affinity_apply(CPUState *only, AffinityRule *placed_by,
     guint i, done;
     int ret = 0;
 
-    g_array_set_clear_func(list, thread_pin_clear);
     rule_map_init(&map);
+    /* a pin per vCPU at most, and a few emulator threads */
+    list = g_array_sized_new(false, false, sizeof(ThreadPin),
+                             map.nb_vcpus + 16);
+    g_array_set_clear_func(list, thread_pin_clear);
     CPU_FOREACH(cpu) {
-        /* with @only, every vCPU on its thread (single-threaded TCG) */
+        /*
+         * with @only, every vCPU on its thread (single-threaded TCG); an
+         * emulator rule places none
+         */
         if (cpu->thread_id <= 0 ||
-            (only && cpu->thread_id != only->thread_id)) {
+            (only && cpu->thread_id != only->thread_id) ||
+            (placed_by && rule_level(placed_by) == LEVEL_EMULATOR)) {
             continue;
         }
         rule = vcpu_rule(&map, cpu->cpu_index);
@@ -333,7 +346,7 @@ bool affinity_apply(CPUState *only, AffinityRule *placed_by,
             return false;
         }
         /* with @placed_by, the threads of its vCPUs, with all their vCPUs */
-        pins_add(&pins, cpu->thread_id, want, !placed_by || rule == placed_by);
+        pins_add(list, cpu->thread_id, want, !placed_by || rule == placed_by);
     }
     rule = emulator_rule(&map);
     if (!only && (!placed_by || rule == placed_by)) {
@@ -341,7 +354,7 @@ bool affinity_apply(CPUState *only, AffinityRule *placed_by,
         if (!want) {
             return false;
         }
-        pins_add_emulator(&pins, want);
+        pins_add_emulator(list, want);
     }
 
     for (done = 0; done < list->len; done++) {
@@ -393,7 +406,7 @@ bool affinity_apply(CPUState *only, AffinityRule *placed_by,
     if (!ret) {
         if (!only && !placed_by && applied_sets) {
             /* every thread was placed: forget those that have gone */
-            g_hash_table_foreach_remove(applied_sets, applied_gone, by_tid);
+            applied_prune(list);
         }
         return true;
     }
