@@ -23,8 +23,10 @@ set -eu
 root=$(cd "$1" && pwd)
 dir=$(cd "$2" && pwd)
 shift 2
-[ -x "$root/usr/sbin/libvirtd" ] ||
-    { echo "in-root.sh: $root has no libvirtd (mk/libvirt-root.sh)" >&2; exit 1; }
+[ -x "$root/usr/sbin/libvirtd" ] || {
+    echo "in-root.sh: $root has no libvirtd (mk/libvirt-root.sh)" >&2
+    exit 1
+}
 [ -d /sys/kernel/iommu_groups ] || {
     echo "in-root.sh: this kernel has no /sys/kernel/iommu_groups to put" \
          "the VFIO stand-in on" >&2
