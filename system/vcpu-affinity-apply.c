@@ -323,6 +323,7 @@ bool affinity_apply(CPUState *only, AffinityRule *placed_by,
     Error *err = NULL;
     CPUState *cpu;
     guint i, done;
+    bool skip_vcpus;
     int ret = 0;
 
     rule_map_init(&map);
@@ -330,14 +331,12 @@ bool affinity_apply(CPUState *only, AffinityRule *placed_by,
     list = g_array_sized_new(false, false, sizeof(ThreadPin),
                              map.nb_vcpus + 16);
     g_array_set_clear_func(list, thread_pin_clear);
+    /* an emulator rule places no vCPU */
+    skip_vcpus = placed_by && rule_level(placed_by) == LEVEL_EMULATOR;
     CPU_FOREACH(cpu) {
-        /*
-         * with @only, every vCPU on its thread (single-threaded TCG); an
-         * emulator rule places none
-         */
-        if (cpu->thread_id <= 0 ||
-            (only && cpu->thread_id != only->thread_id) ||
-            (placed_by && rule_level(placed_by) == LEVEL_EMULATOR)) {
+        /* with @only, every vCPU on its thread (single-threaded TCG) */
+        if (skip_vcpus || cpu->thread_id <= 0 ||
+            (only && cpu->thread_id != only->thread_id)) {
             continue;
         }
         rule = vcpu_rule(&map, cpu->cpu_index);
