@@ -280,10 +280,15 @@ def fig_repin(build, smp, runs):
     return out
 
 
+def repin_sizes(tiny):
+    """figure 4's sizes: vCPUs, and threads for its floor"""
+    return (8,) if tiny else (64, 128, 256, 512)
+
+
 def fig_repin_all(build, tiny):
     """figure 4 (fig_repin()) at each size, ordered by rule"""
     runs = 3 if tiny else 61
-    res = [r for smp in ((8,) if tiny else (64, 128, 256, 512))
+    res = [r for smp in repin_sizes(tiny)
            for r in fig_repin(build, smp, runs)]
     return sorted(res, key=lambda r: REPIN_RULES.index(r["rule"]))
 
@@ -298,7 +303,7 @@ def fig_floor_all(tiny):
                         exe, os.path.join(TOP, "mk", "affinity-floor.c")],
                        check=True)
         out = []
-        for n in ((8,) if tiny else (64, 128, 256, 512)):
+        for n in repin_sizes(tiny):
             r = {"threads": n}
             for mode in ("free", "follow"):
                 med, low = subprocess.run(
